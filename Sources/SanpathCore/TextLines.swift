@@ -1,0 +1,106 @@
+/// How one line of a text file ends. Kept per line so that parse-then-print is byte-identical.
+public enum LineEnding: String, Sendable, Hashable {
+    /// `\n`
+    case lf = "\n"
+    /// `\r\n`
+    case crlf = "\r\n"
+    /// No terminator: only the last line of a file without a final newline.
+    case none = ""
+}
+
+/// One line of a text file: its text without the terminator, and the terminator.
+public struct TextLine: Sendable, Hashable {
+    /// The line's characters, without the line ending.
+    public var text: String
+    /// The line ending that followed it in the file.
+    public var ending: LineEnding
+
+    /// Creates a line.
+    public init(_ text: String, ending: LineEnding = .lf) {
+        self.text = text
+        self.ending = ending
+    }
+}
+
+/// A text file as lines, lossless: `joined` gives back exactly the bytes that were split.
+public struct TextLines: Sendable, Hashable {
+    /// The lines in file order.
+    public var lines: [TextLine]
+
+    /// Wraps lines.
+    public init(_ lines: [TextLine]) { self.lines = lines }
+
+    /// Splits text at `\n`; a `\r` right before it belongs to the line ending.
+    public init(splitting text: String) {
+        var lines: [TextLine] = []
+        let bytes = Array(text.utf8)
+        var start = 0
+        var index = 0
+        while index < bytes.count {
+            if bytes[index] == 0x0A {
+                let crlf = index > start && bytes[index - 1] == 0x0D
+                let end = crlf ? index - 1 : index
+                lines.append(TextLine(String(decoding: bytes[start..<end], as: UTF8.self), ending: crlf ? .crlf : .lf))
+                start = index + 1
+            }
+            index += 1
+        }
+        if start < bytes.count {
+            lines.append(TextLine(String(decoding: bytes[start...], as: UTF8.self), ending: .none))
+        }
+        self.lines = lines
+    }
+
+    /// Decodes file bytes, refusing anything that is not UTF-8 (it could not be printed back
+    /// byte for byte).
+    public init(bytes: [UInt8], source: String) throws(SanpathError) {
+        guard let text = String(validating: bytes, as: UTF8.self) else {
+            var offset = 0
+            var line = 1
+            // find the first byte where decoding fails, for the error location
+            var iterator = bytes.makeIterator()
+            var decoder = UTF8()
+            loop: while true {
+                switch decoder.decode(&iterator) {
+                case .scalarValue(let scalar):
+                    offset += String(scalar).utf8.count
+                    if scalar == "\n" { line += 1 }
+                case .emptyInput: break loop
+                case .error: break loop
+                }
+            }
+            throw SanpathError(
+                .invalidConfig, "not UTF-8 text (invalid byte at offset \(offset)); sanpath only edits text files",
+                at: SourceLocation(source: source, line: line))
+        }
+        self.init(splitting: text)
+    }
+
+    /// The exact text: every line followed by its own ending.
+    public var joined: String {
+        var out = ""
+        out.reserveCapacity(lines.reduce(0) { $0 + $1.text.utf8.count + 2 })
+        for line in lines {
+            out += line.text
+            out += line.ending.rawValue
+        }
+        return out
+    }
+
+    /// The ending most lines use (`\n` for an empty file), for lines sanpath adds.
+    public var dominantEnding: LineEnding {
+        var lf = 0
+        var crlf = 0
+        for line in lines {
+            switch line.ending {
+            case .lf: lf += 1
+            case .crlf: crlf += 1
+            case .none: break
+            }
+        }
+        return crlf > lf ? .crlf : .lf
+    }
+
+    /// Whether the file ends without a terminator on its last line.
+    public var lacksFinalNewline: Bool { lines.last?.ending == LineEnding.none }
+}

@@ -1,0 +1,58 @@
+import SanpathCore
+import Testing
+
+@Suite struct SiteTOMLTests {
+    @Test func parsesTheSiteFileShape() throws {
+        let text = """
+            # site
+            vendor = "equallogic"   # comment
+            role = 'nc'
+            paths = [
+              "iface0:10.0.0.1",  # first
+              "iface1:10.0.1.1",
+            ]
+            count = 1_000
+            enabled = true
+
+            [interfaces]
+            iface0 = "br0"
+            """
+        let table = try SiteTOML.parse(text, source: "site.toml")
+        guard case .string("equallogic", let location)? = table["vendor"] else {
+            Issue.record("vendor missing")
+            return
+        }
+        #expect(location == SourceLocation(source: "site.toml", line: 2, column: 10))
+        guard case .array(let items, _)? = table["paths"] else {
+            Issue.record("paths missing")
+            return
+        }
+        #expect(items.count == 2)
+        #expect(items[1].location.line == 6)
+        #expect(table["count"] == .integer(1000, SourceLocation(source: "site.toml", line: 8, column: 9)))
+        guard case .table(let interfaces)? = table["interfaces"], case .string("br0", _)? = interfaces["iface0"] else {
+            Issue.record("interfaces missing")
+            return
+        }
+    }
+
+    @Test(arguments: [
+        ("vendor = equallogic", 1, 10, "must be quoted"),
+        ("a = \"x\"\na = \"y\"", 2, 1, "set twice"),
+        ("a = \"unterminated", 1, 5, "unterminated"),
+        ("a = 1.5", 1, 5, "floating-point"),
+        ("[t]\n[t]", 2, 1, "defined twice"),
+        ("a = \"x\" b", 1, 9, "unexpected text"),
+        ("a = { b = 1 }", 1, 5, "inline tables"),
+    ])
+    func rejectsWithLineAndColumn(_ text: String, _ line: Int, _ column: Int, _ words: String) {
+        do {
+            _ = try SiteTOML.parse(text, source: "s.toml")
+            Issue.record("accepted: \(text)")
+        } catch {
+            #expect(error.location?.line == line)
+            #expect(error.location?.column == column)
+            #expect(error.message.contains(words), "\(error.message)")
+        }
+    }
+}
