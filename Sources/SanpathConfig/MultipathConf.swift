@@ -1,0 +1,346 @@
+import SanpathCore
+
+/// A multipath.conf, parsed by multipath-tools' rules and kept lossless: the document is its
+/// lines, and the tree points into them. `text` is always the exact input.
+///
+/// Tokenising follows libmpathutil's `alloc_strvec`: a line is a comment when its first
+/// non-blank character is `#` or `!`; outside double quotes `#` and `!` start a comment anywhere;
+/// `{` and `}` are tokens of their own; a quoted value may contain `""` for a literal quote.
+public struct MultipathConf: Sendable {
+    /// The file as lines.
+    public private(set) var lines: TextLines
+    /// File name for diagnostics.
+    public let source: String
+    /// The top-level sections and stray top-level settings, in file order.
+    public private(set) var root: [MultipathEntry] = []
+    /// Structural problems (errors) found while parsing; an empty list means the tree is sound.
+    public private(set) var syntaxDiagnostics: [Diagnostic] = []
+
+    /// Parses a file's text.
+    public init(text: String, source: String) {
+        self.init(lines: TextLines(splitting: text), source: source)
+    }
+
+    /// Parses lines.
+    public init(lines: TextLines, source: String) {
+        self.lines = lines
+        self.source = source
+        var builder = TreeBuilder(source: source)
+        for (index, line) in lines.lines.enumerated() {
+            builder.feed(MultipathLine(line.text), index: index)
+        }
+        let (root, diagnostics) = builder.finish()
+        self.root = root
+        self.syntaxDiagnostics = diagnostics
+    }
+
+    /// The exact text.
+    public var text: String { lines.joined }
+
+    /// Top-level sections named `name`, in file order.
+    public func sections(named name: String) -> [MultipathSection] {
+        root.compactMap {
+            if case .section(let s) = $0, s.name == name { return s }
+            return nil
+        }
+    }
+
+    /// Every section in the file, depth first, with its parent's name.
+    public func allSections() -> [(parent: String?, section: MultipathSection)] {
+        var out: [(String?, MultipathSection)] = []
+        func walk(_ entries: [MultipathEntry], parent: String?) {
+            for case .section(let s) in entries {
+                out.append((parent, s))
+                walk(s.entries, parent: s.name)
+            }
+        }
+        walk(root, parent: nil)
+        return out
+    }
+
+    /// The location of a 0-based line index.
+    public func location(line index: Int, column: Int = 1) -> SourceLocation {
+        SourceLocation(source: source, line: index + 1, column: column)
+    }
+}
+
+/// A section or a setting.
+public enum MultipathEntry: Sendable, Hashable {
+    /// `name value` on one line.
+    case setting(MultipathSetting)
+    /// `name {` … `}`.
+    case section(MultipathSection)
+}
+
+/// A `name {` … `}` block.
+public struct MultipathSection: Sendable, Hashable {
+    /// `defaults`, `devices`, `device`, …
+    public var name: String
+    /// 0-based index of the line with `name {`.
+    public var headerLine: Int
+    /// 0-based index of the line with the closing `}`; nil when missing (a syntax error).
+    public var closeLine: Int?
+    /// Children in file order.
+    public var entries: [MultipathEntry]
+    /// Column of the section name.
+    public var column: Int
+
+    /// Settings directly inside, in file order.
+    public var settings: [MultipathSetting] {
+        entries.compactMap {
+            if case .setting(let s) = $0 { return s }
+            return nil
+        }
+    }
+
+    /// Sub-sections directly inside.
+    public var subsections: [MultipathSection] {
+        entries.compactMap {
+            if case .section(let s) = $0 { return s }
+            return nil
+        }
+    }
+
+    /// The effective value of a key here: the last occurrence wins in multipath-tools.
+    public func value(of key: String) -> String? {
+        settings.last { $0.key == key }?.value
+    }
+}
+
+/// One `keyword value` line.
+public struct MultipathSetting: Sendable, Hashable {
+    /// The keyword.
+    public var key: String
+    /// The value with quotes removed and `""` turned into `"`.
+    public var value: String
+    /// Whether the value was written in double quotes.
+    public var quoted: Bool
+    /// 0-based line index.
+    public var line: Int
+    /// 1-based column of the keyword.
+    public var keyColumn: Int
+    /// 1-based column where the value starts (its opening quote, if quoted).
+    public var valueColumn: Int
+    /// UTF-8 offsets of the written value within the line (quotes included).
+    public var valueRange: Range<Int>
+}
+
+/// A line split into multipath-tools tokens.
+struct MultipathLine {
+    /// One token: a word, a quoted string, or `{` / `}`.
+    struct Token {
+        enum Kind { case word, quoted, open, close }
+        var kind: Kind
+        var text: String
+        /// 1-based column (in characters) where the token starts.
+        var column: Int
+        /// UTF-8 offsets in the line, quotes included.
+        var range: Range<Int>
+    }
+
+    var tokens: [Token] = []
+    /// A quoted string ran to the end of the line.
+    var unterminatedQuote: Token?
+    /// The line is blank or a comment only.
+    var isTrivia: Bool { tokens.isEmpty && unterminatedQuote == nil }
+
+    init(_ text: String) {
+        let bytes = Array(text.utf8)
+        var i = 0
+        // characters before byte i, for columns (multi-byte UTF-8 counts once)
+        func column(_ offset: Int) -> Int {
+            var count = 0
+            var k = 0
+            while k < offset {
+                if bytes[k] & 0xC0 != 0x80 { count += 1 }
+                k += 1
+            }
+            return count + 1
+        }
+        // libmpathutil skips isspace() and every non-ASCII byte between tokens
+        func isSeparator(_ b: UInt8) -> Bool { b == 0x20 || (b >= 0x09 && b <= 0x0D) || b >= 0x80 }
+        while i < bytes.count, isSeparator(bytes[i]) { i += 1 }
+        if i >= bytes.count || bytes[i] == UInt8(ascii: "#") || bytes[i] == UInt8(ascii: "!") { return }
+        while i < bytes.count {
+            let start = i
+            let b = bytes[i]
+            if b == UInt8(ascii: "\"") {
+                i += 1
+                var value: [UInt8] = []
+                var closed = false
+                while i < bytes.count {
+                    if bytes[i] == UInt8(ascii: "\"") {
+                        if i + 1 < bytes.count, bytes[i + 1] == UInt8(ascii: "\"") {
+                            value.append(UInt8(ascii: "\""))
+                            i += 2
+                            continue
+                        }
+                        i += 1
+                        closed = true
+                        break
+                    }
+                    value.append(bytes[i])
+                    i += 1
+                }
+                let token = Token(
+                    kind: .quoted, text: String(decoding: value, as: UTF8.self), column: column(start), range: start..<i)
+                if !closed {
+                    unterminatedQuote = token
+                    return
+                }
+                tokens.append(token)
+            } else if b == UInt8(ascii: "{") || b == UInt8(ascii: "}") {
+                i += 1
+                tokens.append(Token(kind: b == UInt8(ascii: "{") ? .open : .close, text: String(UnicodeScalar(b)), column: column(start), range: start..<i))
+            } else {
+                while i < bytes.count {
+                    let c = bytes[i]
+                    if isSeparator(c) || c == UInt8(ascii: "!") || c == UInt8(ascii: "#") || c == UInt8(ascii: "{")
+                        || c == UInt8(ascii: "}") || c == UInt8(ascii: "\"")
+                    {
+                        break
+                    }
+                    i += 1
+                }
+                tokens.append(Token(kind: .word, text: String(decoding: bytes[start..<i], as: UTF8.self), column: column(start), range: start..<i))
+            }
+            while i < bytes.count, isSeparator(bytes[i]) { i += 1 }
+            if i < bytes.count, bytes[i] == UInt8(ascii: "#") || bytes[i] == UInt8(ascii: "!") { return }
+        }
+    }
+}
+
+/// Builds the section tree line by line and records structural errors as multipath-tools
+/// would report them (with the column sanpath adds).
+private struct TreeBuilder {
+    let source: String
+    var stack: [MultipathSection] = []
+    var root: [MultipathEntry] = []
+    var diagnostics: [Diagnostic] = []
+    /// A section keyword seen without `{`: the next line may hold a lone `{` (an error either way).
+    var pendingHeader: (name: String, line: Int, column: Int)?
+
+    init(source: String) { self.source = source }
+
+    func at(_ line: Int, _ column: Int) -> SourceLocation { SourceLocation(source: source, line: line + 1, column: column) }
+
+    mutating func error(_ line: Int, _ column: Int, _ message: String, _ text: String) {
+        diagnostics.append(Diagnostic(.error, at: at(line, column), message, text: text))
+    }
+
+    mutating func append(_ entry: MultipathEntry) {
+        if stack.isEmpty {
+            root.append(entry)
+        } else {
+            stack[stack.count - 1].entries.append(entry)
+        }
+    }
+
+    mutating func open(_ name: String, line: Int, column: Int) {
+        stack.append(MultipathSection(name: name, headerLine: line, closeLine: nil, entries: [], column: column))
+    }
+
+    mutating func feed(_ parsed: MultipathLine, index: Int) {
+        if let quote = parsed.unterminatedQuote {
+            error(index, quote.column, "missing closing '\"'", "\"" + quote.text)
+            return
+        }
+        guard let first = parsed.tokens.first else { return }
+        let tokens = parsed.tokens
+        let parent = stack.last?.name
+
+        if let pending = pendingHeader {
+            pendingHeader = nil
+            if first.kind == .open {
+                error(
+                    index, first.column,
+                    "'{' must be on the same line as '\(pending.name)' (multipath-tools reads this as \"missing '{'\")", "{")
+                open(pending.name, line: pending.line, column: pending.column)
+                if tokens.count > 1 {
+                    error(index, tokens[1].column, "unexpected text after '{'", tokens[1].text)
+                }
+                return
+            }
+            error(pending.line, pending.column, "missing '{' after section '\(pending.name)'", pending.name)
+            open(pending.name, line: pending.line, column: pending.column)
+        }
+
+        switch first.kind {
+        case .close:
+            if tokens.count > 1 {
+                error(index, tokens[1].column, "unexpected text after '}' (multipath-tools ignores it)", tokens[1].text)
+            }
+            guard var section = stack.popLast() else {
+                error(index, first.column, "unmatched '}'", "}")
+                return
+            }
+            section.closeLine = index
+            append(.section(section))
+        case .open:
+            error(index, first.column, "'{' without a section name before it", "{")
+        case .quoted:
+            error(index, first.column, "a keyword must not be quoted", "\"" + first.text + "\"")
+        case .word:
+            let name = first.text
+            let isSection = MultipathGrammar.isSection(name, in: parent)
+            if tokens.count >= 2, tokens[1].kind == .open {
+                guard isSection else {
+                    let place = parent.map { "in the \($0) section" } ?? "at the top level"
+                    error(index, first.column, "unknown section '\(name)' \(place)", name)
+                    // keep the structure balanced so later errors stay meaningful
+                    open(name, line: index, column: first.column)
+                    return
+                }
+                if tokens.count > 2 {
+                    error(
+                        index, tokens[2].column,
+                        "unexpected text after '{' (multipath-tools ignores the rest of the line; put one setting per line)",
+                        tokens[2].text)
+                }
+                open(name, line: index, column: first.column)
+                return
+            }
+            if isSection {
+                if tokens.count == 1 {
+                    pendingHeader = (name, index, first.column)
+                } else {
+                    error(index, tokens[1].column, "expected '{' after section '\(name)'", tokens[1].text)
+                    open(name, line: index, column: first.column)
+                }
+                return
+            }
+            guard tokens.count >= 2 else {
+                error(index, first.column, "missing value for '\(name)'", name)
+                return
+            }
+            let value = tokens[1]
+            if value.kind == .open || value.kind == .close {
+                error(index, value.column, "expected a value for '\(name)', found '\(value.text)'", value.text)
+                return
+            }
+            if tokens.count > 2 {
+                let extra = tokens[2]
+                let hint = value.kind == .word ? "; quote a value with spaces: \(name) \"\(value.text) \(extra.text)\"" : ""
+                error(
+                    index, extra.column, "unexpected text after the value of '\(name)' (multipath-tools ignores it)\(hint)",
+                    extra.text)
+            }
+            append(
+                .setting(
+                    MultipathSetting(
+                        key: name, value: value.text, quoted: value.kind == .quoted, line: index, keyColumn: first.column,
+                        valueColumn: value.column, valueRange: value.range)))
+        }
+    }
+
+    mutating func finish() -> ([MultipathEntry], [Diagnostic]) {
+        if let pending = pendingHeader {
+            error(pending.line, pending.column, "missing '{' after section '\(pending.name)'", pending.name)
+        }
+        while let section = stack.popLast() {
+            error(section.headerLine, section.column, "section '\(section.name)' is never closed: missing '}'", section.name)
+            append(.section(section))
+        }
+        return (root, diagnostics)
+    }
+}

@@ -1,0 +1,302 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Foundation
+import SanpathCore
+
+/// Something multipath-tools would ignore, reject or warn about in an otherwise well-formed file,
+/// and, where there is one, the edit that fixes it.
+public struct MultipathFinding: Sendable, Hashable {
+    /// The warning or note, with file:line:col.
+    public var diagnostic: Diagnostic
+    /// The fix: line edits and the changes they make. Empty when sanpath only reports.
+    public var edits: [LineEdit]
+    /// What the fix changes, for the plan.
+    public var changes: [Change]
+}
+
+/// Finds what the installed multipath-tools would ignore or has deprecated, and how to migrate it.
+public enum MultipathLint {
+    /// Renames to the modern keyword (old → new).
+    static let renamed: [String: String] = [
+        "selector": "path_selector",
+        "default_selector": "path_selector",
+        "default_path_grouping_policy": "path_grouping_policy",
+        "default_prio": "prio",
+        "default_features": "features",
+        "default_path_checker": "path_checker",
+        "default_user_friendly_names": "user_friendly_names",
+    ]
+
+    /// Keywords multipath-tools accepts but ignores, with the reason it gives.
+    static func ignored(_ key: String, version: MultipathToolsVersion) -> String? {
+        switch key {
+        case "getuid_callout", "default_getuid_callout", "prio_callout":
+            return "\(key) is ignored by multipath-tools (WWIDs come from udev's uid_attribute, priorities from prio)"
+        case "udev_dir":
+            return "udev_dir is ignored by multipath-tools (udev's /dev is always used)"
+        case "config_dir", "multipath_dir":
+            return "\(key) is ignored by multipath-tools \(version) (the built-in path is always used)"
+        case "pg_timeout":
+            return "pg_timeout is ignored by multipath-tools \(version) (the kernel dropped it)"
+        case "bindings_file", "wwids_file", "prkeys_file" where version >= MultipathToolsVersion(0, 10, 0):
+            return "\(key) is ignored from multipath-tools 0.10.0 (the files live in /etc/multipath)"
+        case "disable_changed_wwids" where version >= MultipathToolsVersion(0, 10, 0):
+            return "disable_changed_wwids is ignored from multipath-tools 0.10.0"
+        default:
+            return nil
+        }
+    }
+
+    /// A name for a section in plans and messages: `defaults`, `devices/device(EQLOGIC/100E-00)`.
+    public static func label(_ section: MultipathSection, parent: String?) -> String {
+        var name = parent.map { "\($0)/\(section.name)" } ?? section.name
+        if section.name == "device" {
+            name += "(\(section.value(of: "vendor") ?? "?")/\(section.value(of: "product") ?? "?"))"
+        } else if section.name == "multipath", let wwid = section.value(of: "wwid") {
+            name += "(\(wwid))"
+        }
+        return name
+    }
+
+    /// Every finding for the file. The file must have no syntax errors.
+    public static func findings(
+        _ conf: MultipathConf, version: MultipathToolsVersion = .debian12
+    ) -> [MultipathFinding] {
+        var out: [MultipathFinding] = []
+        // stray settings at the top level
+        for case .setting(let setting) in conf.root {
+            let reason = "'\(setting.key)' outside any section is ignored by multipath-tools (invalid keyword)"
+            out.append(commentOut(conf, setting, section: nil, reason: reason))
+        }
+        for (parent, section) in conf.allSections() {
+            out += findings(in: section, parent: parent, conf: conf, version: version)
+        }
+        return out.sorted { ($0.diagnostic.location.line ?? 0) < ($1.diagnostic.location.line ?? 0) }
+    }
+
+    static func findings(
+        in section: MultipathSection, parent: String?, conf: MultipathConf, version: MultipathToolsVersion
+    ) -> [MultipathFinding] {
+        var out: [MultipathFinding] = []
+        let scope = MultipathGrammar.scope(of: section.name, parent: parent)
+        let label = label(section, parent: parent)
+        let settings = section.settings
+        let keysHere = Set(settings.map(\.key))
+        var seen: [String: MultipathSetting] = [:]
+        for setting in settings {
+            let key = setting.key
+            defer { seen[key] = setting }
+            if let reason = ignored(key, version: version) {
+                out.append(commentOut(conf, setting, section: label, reason: reason))
+                continue
+            }
+            if let modern = renamed[key], MultipathGrammar.knows(modern, inScope: scope) {
+                if keysHere.contains(modern) {
+                    out.append(
+                        commentOut(
+                            conf, setting, section: label,
+                            reason: "'\(key)' is not a multipath-tools \(version) keyword; '\(modern)' is already set in this section"))
+                } else {
+                    out.append(rename(conf, setting, to: modern, section: label, version: version))
+                }
+                continue
+            }
+            if !MultipathGrammar.knows(key, inScope: scope) {
+                out.append(
+                    commentOut(
+                        conf, setting, section: label,
+                        reason: "'\(key)' is an invalid keyword in the \(section.name) section; multipath-tools \(version) ignores it"))
+                continue
+            }
+            // blacklist keywords are lists: each devnode/wwid/property line adds one entry
+            if let earlier = seen[key], scope != "blacklist", scope != "blacklist_exceptions" {
+                out.append(
+                    MultipathFinding(
+                        diagnostic: Diagnostic(
+                            .note, at: conf.location(line: setting.line, column: setting.keyColumn),
+                            "'\(key)' is set twice in \(label) (line \(earlier.line + 1) and here); the last one wins"),
+                        edits: [], changes: []))
+            }
+            if key == "features", let finding = migrateFeatures(conf, setting, section: label, hasNoPathRetry: keysHere.contains("no_path_retry")) {
+                out.append(finding)
+                continue
+            }
+            if (key == "path_checker" || key == "checker"), setting.value == "readsector0" {
+                out.append(
+                    replaceValue(
+                        conf, setting, with: "tur", section: label,
+                        reason: "the readsector0 checker is deprecated; tur is its replacement"))
+                continue
+            }
+            if key == "flush_on_last_del", version >= MultipathToolsVersion(0, 9, 9),
+                let modern = ["yes": "always", "no": "unused"][setting.value]
+            {
+                out.append(
+                    replaceValue(
+                        conf, setting, with: modern, section: label,
+                        reason: "flush_on_last_del '\(setting.value)' is deprecated in multipath-tools \(version); '\(modern)' is the same"))
+                continue
+            }
+            if MultipathGrammar.isRegexKey(key, inScope: scope) {
+                var pattern = setting.value
+                if scope == "blacklist" || scope == "blacklist_exceptions", pattern.hasPrefix("!") {
+                    pattern.removeFirst()  // a leading '!' inverts the match
+                }
+                if let problem = regexProblem(pattern) {
+                    if pattern.hasPrefix("*"), regexProblem("." + pattern) == nil {
+                        let fixed = (setting.value.hasPrefix("!") ? "!" : "") + "." + pattern
+                        out.append(
+                            replaceValue(
+                                conf, setting, with: fixed, section: label,
+                                reason: "\"\(setting.value)\" is not a valid regular expression (\(problem)), so multipath-tools never matches it; \"\(fixed)\" is what was meant"))
+                    } else {
+                        out.append(
+                            commentOut(
+                                conf, setting, section: label,
+                                reason: "\"\(setting.value)\" is not a valid regular expression (\(problem)); multipath-tools never matches it"))
+                    }
+                }
+            }
+        }
+        if section.name == "device", scope == "device", !(keysHere.contains("vendor") && keysHere.contains("product")) {
+            out.append(
+                MultipathFinding(
+                    diagnostic: Diagnostic(
+                        .warning, at: conf.location(line: section.headerLine, column: section.column),
+                        "device section without vendor or product: multipath-tools ignores the whole section"),
+                    edits: [], changes: []))
+        }
+        return out
+    }
+
+    /// The regcomp error for a POSIX extended regular expression, or nil when it compiles.
+    public static func regexProblem(_ pattern: String) -> String? {
+        var regex = regex_t()
+        let status = regcomp(&regex, pattern, REG_EXTENDED | REG_NOSUB)
+        defer { if status == 0 { regfree(&regex) } }
+        guard status != 0 else { return nil }
+        var buffer = [CChar](repeating: 0, count: 256)
+        regerror(status, &regex, &buffer, buffer.count)
+        return String(decoding: buffer.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    /// Whether an extended regular expression matches `text` (as multipath-tools matches vendor and product).
+    public static func regexMatches(_ pattern: String, _ text: String) -> Bool {
+        var regex = regex_t()
+        guard regcomp(&regex, pattern, REG_EXTENDED | REG_NOSUB) == 0 else { return false }
+        defer { regfree(&regex) }
+        return regexec(&regex, text, 0, nil, 0) == 0
+    }
+
+    // MARK: fixes
+
+    static func commentOut(_ conf: MultipathConf, _ setting: MultipathSetting, section: String?, reason: String) -> MultipathFinding {
+        let line = conf.lines.lines[setting.line].text
+        let indent = line.leadingIndentation
+        let body = String(line.dropFirst(indent.count))
+        return MultipathFinding(
+            diagnostic: Diagnostic(
+                .warning, at: conf.location(line: setting.line, column: setting.keyColumn), reason, text: body),
+            edits: [.replace(line: setting.line, with: ["\(indent)# sanpath: \(reason)", "\(indent)# \(body)"])],
+            changes: [
+                Change(section: section, key: setting.key, old: setting.value, new: nil, reason: "commented out: \(reason)", line: setting.line + 1)
+            ])
+    }
+
+    static func replaceValue(
+        _ conf: MultipathConf, _ setting: MultipathSetting, with value: String, section: String?, reason: String
+    ) -> MultipathFinding {
+        let text = MultipathFormat.replacingValue(in: conf.lines.lines[setting.line].text, setting: setting, with: value)
+        return MultipathFinding(
+            diagnostic: Diagnostic(
+                .warning, at: conf.location(line: setting.line, column: setting.valueColumn), reason,
+                text: "\(setting.key) \(setting.value)"),
+            edits: [.replace(line: setting.line, with: [text])],
+            changes: [
+                Change(section: section, key: setting.key, old: setting.value, new: value, reason: "migrated: \(reason)", line: setting.line + 1)
+            ])
+    }
+
+    static func rename(
+        _ conf: MultipathConf, _ setting: MultipathSetting, to modern: String, section: String?, version: MultipathToolsVersion
+    ) -> MultipathFinding {
+        let line = conf.lines.lines[setting.line].text
+        let utf8 = Array(line.utf8)
+        let keyStart = utf8.count - line.drop(while: { $0 == " " || $0 == "\t" }).utf8.count
+        let keyEnd = keyStart + setting.key.utf8.count
+        let text = String(decoding: utf8[..<keyStart], as: UTF8.self) + modern + String(decoding: utf8[keyEnd...], as: UTF8.self)
+        let reason = "'\(setting.key)' is not a multipath-tools \(version) keyword; '\(modern)' is its modern form"
+        return MultipathFinding(
+            diagnostic: Diagnostic(.warning, at: conf.location(line: setting.line, column: setting.keyColumn), reason, text: setting.key),
+            edits: [.replace(line: setting.line, with: [text])],
+            changes: [
+                Change(section: section, key: setting.key, old: setting.value, new: nil, reason: "migrated: \(reason)", line: setting.line + 1),
+                Change(section: section, key: modern, old: nil, new: setting.value, reason: "migrated: \(reason)", line: setting.line + 1),
+            ])
+    }
+
+    /// `features "1 queue_if_no_path"` is deprecated: queueing is `no_path_retry queue`.
+    static func migrateFeatures(
+        _ conf: MultipathConf, _ setting: MultipathSetting, section: String?, hasNoPathRetry: Bool
+    ) -> MultipathFinding? {
+        var words = setting.value.split(separator: " ").map(String.init)
+        guard words.contains("queue_if_no_path") else { return nil }
+        if let first = words.first, Int(first) != nil { words.removeFirst() }
+        words.removeAll { $0 == "queue_if_no_path" }
+        let line = conf.lines.lines[setting.line].text
+        let indent = line.leadingIndentation
+        var replacement: [String] = []
+        var changes: [Change] = []
+        let newFeatures = words.isEmpty ? nil : "\(words.count) \(words.joined(separator: " "))"
+        let reason =
+            hasNoPathRetry
+            ? "queue_if_no_path in features is deprecated and ignored because no_path_retry is set"
+            : "queue_if_no_path in features is deprecated; no_path_retry queue is its modern form"
+        if let newFeatures {
+            replacement.append(MultipathFormat.replacingValue(in: line, setting: setting, with: newFeatures, forceQuotes: true))
+        }
+        changes.append(
+            Change(section: section, key: "features", old: setting.value, new: newFeatures, reason: "migrated: \(reason)", line: setting.line + 1))
+        if !hasNoPathRetry {
+            replacement.append("\(indent)no_path_retry queue")
+            changes.append(Change(section: section, key: "no_path_retry", old: nil, new: "queue", reason: "migrated: \(reason)", line: nil))
+        }
+        return MultipathFinding(
+            diagnostic: Diagnostic(
+                .warning, at: conf.location(line: setting.line, column: setting.valueColumn), reason,
+                text: "features \"\(setting.value)\""),
+            edits: [.replace(line: setting.line, with: replacement)], changes: changes)
+    }
+}
+
+/// How sanpath writes multipath.conf values.
+public enum MultipathFormat {
+    /// Whether a value must be written in double quotes to survive multipath-tools' tokeniser.
+    public static func needsQuotes(_ value: String) -> Bool {
+        value.isEmpty
+            || value.utf8.contains { b in
+                b == 0x20 || b == 0x09 || b == UInt8(ascii: "#") || b == UInt8(ascii: "!") || b == UInt8(ascii: "{")
+                    || b == UInt8(ascii: "}") || b == UInt8(ascii: "\"") || b >= 0x80
+            }
+    }
+
+    /// The value as written: quoted (with `""` for `"`) when needed or asked for.
+    public static func written(_ value: String, quoted: Bool) -> String {
+        guard quoted || needsQuotes(value) else { return value }
+        return "\"" + value.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+    }
+
+    /// The line with the setting's value replaced, everything else (indent, spacing, trailing
+    /// comment) kept. The original quoting style is kept unless the new value needs quotes.
+    public static func replacingValue(
+        in line: String, setting: MultipathSetting, with value: String, forceQuotes: Bool = false
+    ) -> String {
+        let utf8 = Array(line.utf8)
+        let written = written(value, quoted: setting.quoted || forceQuotes)
+        return String(decoding: utf8[..<setting.valueRange.lowerBound], as: UTF8.self) + written
+            + String(decoding: utf8[setting.valueRange.upperBound...], as: UTF8.self)
+    }
+}

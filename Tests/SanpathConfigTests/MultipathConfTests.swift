@@ -1,0 +1,160 @@
+import Foundation
+import PropertyBased
+import SanpathConfig
+import SanpathCore
+import Testing
+
+@Suite struct MultipathConfGrammarTests {
+    @Test func readsSectionsSettingsAndComments() throws {
+        let text = """
+            # comment
+            defaults {
+            \tuser_friendly_names yes   # trailing comment
+            \tpath_selector "round-robin 0" ! bang comment
+            }
+            devices {
+            \tdevice {
+            \t\tvendor "EQLOGIC"
+            \t\tproduct "100E-00"
+            \t\tprio_args "a""b"
+            \t}
+            }
+            blacklist_exceptions {
+            \tproperty ""
+            }
+
+            """
+        let conf = MultipathConf(text: text, source: "m.conf")
+        #expect(conf.syntaxDiagnostics.isEmpty)
+        let defaults = try #require(conf.sections(named: "defaults").first)
+        #expect(defaults.value(of: "user_friendly_names") == "yes")
+        #expect(defaults.value(of: "path_selector") == "round-robin 0")
+        let device = try #require(conf.sections(named: "devices").first?.subsections.first)
+        #expect(device.value(of: "prio_args") == "a\"b")
+        #expect(conf.sections(named: "blacklist_exceptions").first?.value(of: "property") == "")
+        #expect(conf.text == text)
+    }
+
+    /// What multipath-tools itself rejects, with the line and column sanpath reports.
+    @Test(arguments: [
+        ("devices {\n\tdevice\n\t{\n\t\tvendor \"X\"\n\t}\n}\n", 3, 2, "same line"),
+        ("defaults {\n}\n}\n", 3, 1, "unmatched '}'"),
+        ("defaults {\n\tpolling_interval 5\n", 1, 1, "never closed"),
+        ("blacklist {\n\tdevnode \"^sd[a-z\n}\n", 2, 10, "missing closing '\"'"),
+        ("defaults {\n\tpath_selector round-robin 0\n}\n", 2, 28, "quote a value with spaces"),
+        ("defaults {\n\tpolling_interval\n}\n", 2, 2, "missing value"),
+        ("foo {\n}\n", 1, 1, "unknown section 'foo'"),
+        ("defaults { polling_interval 5 }\n", 1, 12, "unexpected text after '{'"),
+        ("devices {\n\tmultipath {\n\t}\n}\n", 2, 2, "unknown section 'multipath' in the devices section"),
+    ] as [(String, Int, Int, String)])
+    func reportsStructuralErrors(_ text: String, _ line: Int, _ column: Int, _ words: String) throws {
+        let conf = MultipathConf(text: text, source: "/etc/multipath.conf")
+        let first = try #require(conf.syntaxDiagnostics.first, "accepted: \(text)")
+        #expect(first.severity == .error)
+        #expect(first.location == SourceLocation(source: "/etc/multipath.conf", line: line, column: column))
+        #expect(first.message.contains(words), "\(first.message)")
+        #expect(first.description.hasPrefix("/etc/multipath.conf:\(line):\(column): error: "))
+    }
+
+    @Test(arguments: ["", "\n", "a", "defaults {\r\n}\r\n", "defaults {\n}", "# only\n\n  \t\n"])
+    func printIsTheInput(_ text: String) {
+        #expect(MultipathConf(text: text, source: "m").text == text)
+    }
+
+    /// Parse then print is byte-identical for any text the grammar accepts.
+    @Test func roundTripsGeneratedConfigs() async {
+        let word = Gen<String?>.element(of: ["yes", "5", "multibus", "\"a b\"", "\"x\"\"y\"", "\"\""]).map { $0 ?? "" }
+        let key = Gen<String?>.element(of: ["polling_interval", "user_friendly_names", "no_path_retry", "bogus"]).map { $0 ?? "" }
+        let space = Gen<String?>.element(of: [" ", "\t", "  "]).map { $0 ?? "" }
+        let comment = Gen<String?>.element(of: ["", " # c", " !x", "#"]).map { $0 ?? "" }
+        let ending = Gen<String?>.element(of: ["\n", "\r\n"]).map { $0 ?? "" }
+        let setting = zip(space, key, space, word, comment, ending).map { t in "\(t.0)\(t.1)\(t.2)\(t.3)\(t.4)\(t.5)" }
+        let filler = Gen<String?>.element(of: ["\n", "# note\n", "   \n"]).map { $0 ?? "" }
+        let line = zip(Gen.bool, setting, filler).map { t in t.0 ? t.1 : t.2 }
+        let section = zip(Gen<String?>.element(of: ["defaults", "overrides"]).map { $0 ?? "" }, line.array(of: 0...6), ending).map { t in
+            "\(t.0) {\(t.2)" + t.1.joined() + "}\(t.2)"
+        }
+        let file = zip(section.array(of: 0...4), Gen.bool).map { t in
+            var text = t.0.joined()
+            if t.1, text.hasSuffix("\n") { text.removeLast() }
+            return text
+        }
+        await propertyCheck(count: 300, input: file) { text in
+            let conf = MultipathConf(text: text, source: "m")
+            #expect(conf.syntaxDiagnostics.isEmpty, "\(conf.syntaxDiagnostics)")
+            #expect(conf.text == text)
+        }
+    }
+}
+
+@Suite struct MultipathLintTests {
+    func fixed(_ text: String, version: MultipathToolsVersion = .debian12) -> (String, [MultipathFinding]) {
+        let conf = MultipathConf(text: text, source: "m")
+        let findings = MultipathLint.findings(conf, version: version)
+        let (lines, _) = LineEditor.apply(findings.flatMap(\.edits), to: conf.lines)
+        return (lines.joined, findings)
+    }
+
+    @Test func migratesThe2013EqualLogicExample() throws {
+        let (text, findings) = fixed(
+            """
+            devices {
+            \tdevice {
+            \t\tvendor "EQLOGIC"
+            \t\tproduct "100E-00"
+            \t\tgetuid_callout "/sbin/scsi_id -g -u -s /block/%n"
+            \t\tfeatures "1 queue_if_no_path"
+            \t\tpath_checker readsector0
+            \t}
+            }
+
+            """)
+        #expect(findings.count == 3)
+        #expect(text.contains("\t\t# getuid_callout \"/sbin/scsi_id -g -u -s /block/%n\"\n"))
+        #expect(text.contains("\t\tno_path_retry queue\n"))
+        #expect(!text.contains("features"))
+        #expect(text.contains("\t\tpath_checker tur\n"))
+        // the result is clean
+        #expect(MultipathLint.findings(MultipathConf(text: text, source: "m")).isEmpty)
+    }
+
+    @Test func keepsOtherFeaturesAndRespectsNoPathRetry() {
+        let (text, _) = fixed("devices {\n\tdevice {\n\t\tvendor \"NETAPP\"\n\t\tproduct \"LUN\"\n\t\tfeatures \"3 queue_if_no_path pg_init_retries 50\"\n\t\tno_path_retry 30\n\t}\n}\n")
+        #expect(text.contains("features \"2 pg_init_retries 50\"\n"))
+        #expect(!text.contains("no_path_retry queue"))
+    }
+
+    @Test func fixesTheVNXProductStar() {
+        let (text, findings) = fixed("devices {\n\tdevice {\n\t\tvendor \"DGC\"\n\t\tproduct \"*\"\n\t}\n}\n")
+        #expect(text.contains("product \".*\""))
+        #expect(findings.first?.diagnostic.location.line == 4)
+        #expect(findings.first?.diagnostic.message.contains("not a valid regular expression") == true)
+    }
+
+    @Test func renamesAndCommentsOutWhatIsNotAKeyword() {
+        let (text, findings) = fixed("defaults {\n\tselector \"round-robin 0\"\n\tudev_dir /dev\n\tpolling_interval 5\n}\n")
+        #expect(text.contains("\tpath_selector \"round-robin 0\"\n"))
+        #expect(text.contains("\t# udev_dir /dev\n"))
+        #expect(findings.map(\.diagnostic.location.line) == [2, 3])
+    }
+
+    @Test func flushOnLastDelDependsOnTheRelease() {
+        let conf = "defaults {\n\tflush_on_last_del yes\n}\n"
+        #expect(fixed(conf, version: MultipathToolsVersion(0, 9, 4)).1.isEmpty)
+        #expect(fixed(conf, version: MultipathToolsVersion(0, 9, 9)).0.contains("flush_on_last_del always"))
+    }
+
+    @Test func invalidBlacklistRegexIsCommentedOut() {
+        let (text, findings) = fixed("blacklist {\n\tdevnode \"^(sd[a-z]\"\n\tdevnode \"!^sd\"\n}\n")
+        #expect(findings.count == 1)
+        #expect(text.contains("\t# devnode \"^(sd[a-z]\"\n"))
+    }
+
+    /// The keyword table is the 0.9.4 capture (scripts/capture-multipath-keywords).
+    @Test(arguments: ["defaults", "device", "multipath", "overrides", "protocol", "blacklist", "blacklist_exceptions", "blacklist_device"])
+    func keywordTableMatchesTheCapture(_ scope: String) throws {
+        let url = try #require(Bundle.module.url(forResource: "Fixtures/multipath-tools-0.9.4/keywords-\(scope)", withExtension: "txt"))
+        let captured = Set(try String(contentsOf: url, encoding: .utf8).split(separator: "\n").map(String.init))
+        #expect(MultipathGrammar.keywords[scope] == captured)
+    }
+}
