@@ -1,0 +1,212 @@
+import Foundation
+import Mustache
+import SanpathConfig
+import SanpathCore
+import SanpathSite
+
+/// A profile's identity, from `templates/profiles/<vendor>/profile.toml`.
+public struct ProfileMetadata: Sendable, Hashable {
+    /// Display name ("Dell EqualLogic PS Series").
+    public var name: String
+    /// SCSI INQUIRY vendor of the array's LUNs.
+    public var inquiryVendor: String
+    /// SCSI INQUIRY product of the array's LUNs.
+    public var inquiryProduct: String
+    /// Prefix of the array's target IQNs.
+    public var iqnPrefix: String
+    /// TCP port of the SAN management hosts, for reachability probes.
+    public var managementPort: Int
+}
+
+/// Which managed file a rendered document is.
+public enum ManagedFile: Sendable, Hashable, CustomStringConvertible {
+    /// `/etc/multipath.conf`
+    case multipathConf
+    /// `/etc/iscsi/iscsid.conf`
+    case iscsidConf
+    /// An open-iscsi iface file, by iface name.
+    case iface(String)
+    /// `/etc/udev/rules.d/12-dm-permissions.rules`
+    case udevRule
+
+    public var description: String {
+        switch self {
+        case .multipathConf: "multipath.conf"
+        case .iscsidConf: "iscsid.conf"
+        case .iface(let name): "iface \(name)"
+        case .udevRule: "udev rule"
+        }
+    }
+}
+
+/// A file as the profile wants it.
+public struct RenderedFile: Sendable, Hashable {
+    /// Which file.
+    public var kind: ManagedFile
+    /// Where it lives on the host (absolute, before any `--root`).
+    public var path: String
+    /// Its full text.
+    public var text: String
+}
+
+/// Where the host keeps open-iscsi's database (ifaces, node records).
+public enum ISCSIDatabase {
+    /// Debian and Ubuntu, and open-iscsi's Makefile default.
+    public static let etc = "/etc/iscsi"
+    /// RHEL and Fedora (open-iscsi's meson default).
+    public static let varLib = "/var/lib/iscsi"
+}
+
+/// The vendor profiles under a templates directory, rendered with swift-mustache.
+public struct ProfileLibrary: Sendable {
+    /// The templates directory.
+    public let directory: String
+    private let library: MustacheLibrary
+    private let metadata: [Vendor: ProfileMetadata]
+
+    /// Loads every template and profile; a broken template is an error naming its file.
+    public init(directory: String) throws(SanpathError) {
+        self.directory = directory
+        var library = MustacheLibrary()
+        let root = URL(fileURLWithPath: directory)
+        let enumerator = FileManager.default.enumerator(at: root, includingPropertiesForKeys: nil)
+        var found = 0
+        while let url = enumerator?.nextObject() as? URL {
+            guard url.pathExtension == "mustache" else { continue }
+            let relative = url.path.dropFirst(root.path.count + 1)
+            let name = String(relative.dropLast(".mustache".count))
+            let text: String
+            do {
+                text = try String(contentsOf: url, encoding: .utf8)
+            } catch {
+                throw SanpathError(.invalidProfile, "cannot read template \(url.path)", underlying: error)
+            }
+            guard text.hasPrefix("{{% CONTENT_TYPE: TEXT}}") else {
+                throw SanpathError(
+                    .invalidProfile, "template must start with {{% CONTENT_TYPE: TEXT}} so nothing is HTML-escaped",
+                    at: SourceLocation(source: url.path, line: 1, column: 1))
+            }
+            do {
+                try library.register(text, named: name)
+            } catch {
+                throw SanpathError(
+                    .invalidProfile, "template \(url.path) does not parse: \(error)", at: SourceLocation(source: url.path))
+            }
+            found += 1
+        }
+        guard found > 0 else {
+            throw SanpathError(.invalidProfile, "no templates (*.mustache) under \(directory)")
+        }
+        var metadata: [Vendor: ProfileMetadata] = [:]
+        for vendor in Vendor.allCases {
+            let path = root.appendingPathComponent("profiles/\(vendor.rawValue)/profile.toml").path
+            guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+                throw SanpathError(.invalidProfile, "missing \(path)")
+            }
+            metadata[vendor] = try ProfileLibrary.parseMetadata(text, source: path)
+            for name in ["multipath.conf", "iscsid.conf"] where library.getTemplate(named: "profiles/\(vendor.rawValue)/\(name)") == nil {
+                throw SanpathError(.invalidProfile, "missing template profiles/\(vendor.rawValue)/\(name).mustache under \(directory)")
+            }
+        }
+        for name in ["shared/iface", "shared/12-dm-permissions.rules"] where library.getTemplate(named: name) == nil {
+            throw SanpathError(.invalidProfile, "missing template \(name).mustache under \(directory)")
+        }
+        self.library = library
+        self.metadata = metadata
+    }
+
+    static func parseMetadata(_ text: String, source: String) throws(SanpathError) -> ProfileMetadata {
+        let table = try SiteTOML.parse(text, source: source)
+        func string(_ key: String) throws(SanpathError) -> String {
+            guard case .string(let value, _)? = table[key], !value.isEmpty else {
+                throw SanpathError(.invalidProfile, "\(source): '\(key)' must be a non-empty string", at: table[key]?.location)
+            }
+            return value
+        }
+        guard case .integer(let port, _)? = table["management_port"], (1...65535).contains(port) else {
+            throw SanpathError(.invalidProfile, "\(source): 'management_port' must be a port number")
+        }
+        return ProfileMetadata(
+            name: try string("name"), inquiryVendor: try string("inquiry_vendor"),
+            inquiryProduct: try string("inquiry_product"), iqnPrefix: try string("iqn_prefix"), managementPort: port)
+    }
+
+    /// A vendor's identity.
+    public func metadata(for vendor: Vendor) -> ProfileMetadata { metadata[vendor]! }
+
+    /// Every managed file for the site. `iscsiDatabase` is where the host keeps ifaces.
+    public func render(_ site: Site, iscsiDatabase: String = ISCSIDatabase.etc) throws(SanpathError) -> [RenderedFile] {
+        let meta = metadata(for: site.vendor)
+        var context: [String: Any] = [
+            "vendor": site.vendor.rawValue,
+            "role": site.role.rawValue,
+            "roleName": site.role == .nc ? "Node Controller" : "Storage Controller",
+            "nc": site.role == .nc,
+            "sc": site.role == .sc,
+            "profile": ["name": meta.name],
+            "owner": site.devicePermissions.owner,
+            "group": site.devicePermissions.group,
+            "mode": site.devicePermissions.mode,
+        ]
+        if let chap = site.chap {
+            context["chap"] = ["username": chap.username, "password": chap.password]
+        }
+        var files: [RenderedFile] = []
+        files.append(
+            RenderedFile(
+                kind: .multipathConf, path: "/etc/multipath.conf",
+                text: try render("profiles/\(site.vendor.rawValue)/multipath.conf", context)))
+        files.append(
+            RenderedFile(
+                kind: .iscsidConf, path: "/etc/iscsi/iscsid.conf",
+                text: try render("profiles/\(site.vendor.rawValue)/iscsid.conf", context)))
+        for binding in site.ifacesInUse {
+            var ifaceContext = context
+            ifaceContext["name"] = binding.iface
+            ifaceContext["nic"] = binding.nic
+            files.append(
+                RenderedFile(
+                    kind: .iface(binding.iface), path: "\(iscsiDatabase)/ifaces/\(binding.iface)",
+                    text: try render("shared/iface", ifaceContext)))
+        }
+        files.append(
+            RenderedFile(
+                kind: .udevRule, path: "/etc/udev/rules.d/12-dm-permissions.rules",
+                text: try render("shared/12-dm-permissions.rules", context)))
+        return files
+    }
+
+    private func render(_ template: String, _ context: [String: Any]) throws(SanpathError) -> String {
+        guard let text = library.render(context, withTemplate: template) else {
+            throw SanpathError(.invalidProfile, "template \(template) is missing under \(directory)")
+        }
+        return text
+    }
+}
+
+/// Finds the templates directory: `--templates`, `$SANPATH_TEMPLATES`, the installed share
+/// directory next to the binary, or a `templates/` in a parent of the binary or the working
+/// directory (a source checkout).
+public enum TemplateLocator {
+    /// The directory, or an error listing where it looked.
+    public static func find(explicit: String?, executable: String, workingDirectory: String) throws(SanpathError) -> String {
+        if let explicit { return explicit }
+        if let env = ProcessInfo.processInfo.environment["SANPATH_TEMPLATES"], !env.isEmpty { return env }
+        let exeDir = URL(fileURLWithPath: executable).resolvingSymlinksInPath().deletingLastPathComponent()
+        var candidates = [exeDir.appendingPathComponent("../share/sanpath/templates").standardized.path]
+        for start in [exeDir, URL(fileURLWithPath: workingDirectory)] {
+            var dir = start
+            for _ in 0..<8 {
+                candidates.append(dir.appendingPathComponent("templates").path)
+                dir = dir.deletingLastPathComponent()
+            }
+        }
+        for candidate in candidates
+        where FileManager.default.fileExists(atPath: candidate + "/shared/iface.mustache") {
+            return candidate
+        }
+        throw SanpathError(
+            .invalidProfile,
+            "cannot find the templates directory; pass --templates DIR or set SANPATH_TEMPLATES (looked in \(candidates.prefix(3).joined(separator: ", ")), …)")
+    }
+}
