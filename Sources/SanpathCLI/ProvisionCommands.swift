@@ -1,0 +1,195 @@
+import ArgumentParser
+import Foundation
+import SanpathConfig
+import SanpathCore
+import SanpathProfiles
+import SanpathProvision
+import SanpathSite
+
+/// `sanpath render`: the files the profile wants, before any merge.
+struct RenderCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "render",
+        abstract: "Render every managed file for the site, without looking at the host's files.",
+        discussion: """
+            Without --out the files are printed, each after a `==> path <==` line (CHAP secrets masked).
+            With --out DIR they are written as they would sit under a root: DIR/etc/multipath.conf,
+            DIR/etc/iscsi/iscsid.conf, DIR/etc/iscsi/ifaces/<iface>, DIR/etc/udev/rules.d/12-dm-permissions.rules.
+            Existing files under DIR are replaced. To change a host, use plan and apply: they merge.
+            """)
+
+    @OptionGroup var site: SiteOptions
+    @OptionGroup var common: CommonOptions
+
+    @Option(help: ArgumentHelp("Write the files under this directory instead of printing them.", valueName: "dir"))
+    var out: String?
+
+    func run() async throws {
+        let output = Output(redactor: CommandContext.redactor)
+        let resolved = try site.load(root: nil)
+        if let chap = resolved.chap { CommandContext.redactor.register(chap.password) }
+        let files = try common.profiles().render(resolved)
+        guard let out else {
+            for file in files {
+                let text =
+                    file.kind == .iscsidConf
+                    ? TextLines(splitting: file.text).lines.map { ISCSIConf.redactedLine($0.text) }.joined(separator: "\n") + "\n"
+                    : file.text
+                output.out("==> \(file.path) <==\n\(text)")
+            }
+            return
+        }
+        let fs = LocalFileSystem(root: out)
+        for file in files {
+            // iscsid.conf may hold a CHAP secret; iface files are 0600 as iscsiadm makes them
+            let secret = file.kind == .iscsidConf && resolved.chap != nil
+            let mode: UInt32 =
+                if case .iface = file.kind { 0o600 } else { secret ? 0o600 : 0o644 }
+            try fs.write(file.path, Array(file.text.utf8), info: FileInfo(mode: mode, uid: getuid(), gid: getgid()))
+            output.out("wrote \(fs.resolve(file.path))")
+        }
+    }
+}
+
+/// `sanpath plan`.
+struct PlanCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "plan",
+        abstract: "Show what apply would change on this host, and why. Writes nothing.",
+        discussion: """
+            Reads multipath.conf, iscsid.conf, the iface files and the udev rule, merges the profile into
+            them (keeping everything it does not manage, byte for byte) and prints each change with its
+            reason and a unified diff. A file that does not parse stops the plan with file:line:col.
+
+            Exit codes: 0 the host already matches, 2 changes pending, 1 error.
+            --format json prints {"changed": true|false, "files": [{"path", "changes": [{"section", "key",
+            "old", "new", "reason", "line"}], "diff"}], "staleNodeRecords": [...]} for scripts and Ansible.
+            """)
+
+    @OptionGroup var site: SiteOptions
+    @OptionGroup var common: CommonOptions
+
+    @Option(help: ArgumentHelp("Treat DIR as the host's root: read DIR/etc/multipath.conf and so on.", valueName: "dir"))
+    var root: String?
+
+    @Option(help: ArgumentHelp("Output format: text or json.", valueName: "format"))
+    var format: PlanFormat = .text
+
+    func run() async throws {
+        let output = Output(redactor: CommandContext.redactor)
+        do {
+            let plan = try await makePlan(site: site, common: common, root: root)
+            switch format {
+            case .text: output.out(PlanReport.text(plan, color: common.useColor(), redactor: CommandContext.redactor))
+            case .json: output.out(PlanReport.json(plan, redactor: CommandContext.redactor))
+            }
+            if plan.changed { throw ExitCode(2) }
+        } catch let error as SanpathError {
+            if format == .json { output.out(PlanReport.jsonError(error)) }
+            throw error
+        }
+    }
+}
+
+/// Plans for the site under an optional root.
+func makePlan(site: SiteOptions, common: CommonOptions, root: String?) async throws(SanpathError) -> Plan {
+    _ = CommandContext.logger(verbose: common.verbose)
+    let resolved = try site.load(root: root)
+    let runner = SubprocessRunner()
+    let version = await common.version(runner: runner)
+    let planner = Planner(
+        fileSystem: LocalFileSystem(root: root), profiles: try common.profiles(), multipathVersion: version,
+        redactor: CommandContext.redactor)
+    return try planner.plan(resolved)
+}
+
+/// `sanpath apply`.
+struct ApplyCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "apply",
+        abstract: "Write what plan shows: atomically, owner and mode kept, with a backup for rollback.",
+        discussion: """
+            Plans again, then writes each changed file through a temp file in the same folder (fsync,
+            rename, fsync of the folder) after copying the old one to /var/lib/sanpath/backups/<id>/;
+            if a write fails, the files already written are put back. Then, on a live host,
+            `multipathd reconfigure` when multipathd runs and `udevadm control --reload` for the rule.
+
+            apply never restarts iscsid and never logs out a session. open-iscsi copies iscsid.conf into
+            node records only when it creates them: apply lists the records that keep old values, and
+            --update-node-records brings them in line with `iscsiadm -m node -o update`.
+
+            Exit codes: 0 applied or nothing to do, 1 error (nothing written).
+            """)
+
+    @OptionGroup var site: SiteOptions
+    @OptionGroup var common: CommonOptions
+
+    @Option(help: ArgumentHelp("Treat DIR as the host's root; implies --no-reload.", valueName: "dir"))
+    var root: String?
+
+    @Flag(name: .customLong("no-reload"), help: "Do not run multipathd reconfigure or reload udev rules.")
+    var noReload = false
+
+    @Flag(
+        name: .customLong("update-node-records"),
+        help: "Also update existing node records to the new iscsid.conf values (iscsiadm -o update; sessions stay).")
+    var updateNodeRecords = false
+
+    func run() async throws {
+        let output = Output(redactor: CommandContext.redactor)
+        let logger = CommandContext.logger(verbose: common.verbose)
+        let plan = try await makePlan(site: site, common: common, root: root)
+        output.out(PlanReport.text(plan, color: common.useColor(), redactor: CommandContext.redactor))
+        let applier = Applier(
+            fileSystem: LocalFileSystem(root: root), runner: SubprocessRunner(), liveHost: root == nil && !noReload,
+            logger: logger)
+        let outcome = try await applier.apply(plan, updateNodeRecords: updateNodeRecords)
+        guard let record = outcome.record else {
+            output.out("Nothing to apply.")
+            return
+        }
+        output.out("Applied \(record.files.count) file(s); apply record \(record.id) (`sanpath rollback` undoes it).")
+        for action in outcome.actions { output.out("  \(action)") }
+        if !outcome.updatedNodeRecords.isEmpty {
+            output.out("Updated \(outcome.updatedNodeRecords.count) node record(s).")
+        } else if !plan.staleNodeRecords.isEmpty {
+            output.out("\(plan.staleNodeRecords.count) node record(s) keep old values: run apply --update-node-records.")
+        }
+    }
+}
+
+/// `sanpath rollback`.
+struct RollbackCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "rollback",
+        abstract: "Restore the files of the last apply, byte for byte (files it created are removed).",
+        discussion: """
+            Each rollback undoes one apply, newest first. It refuses when a file was edited after that
+            apply (those edits would be lost) unless --force.
+            """)
+
+    @Option(help: ArgumentHelp("Treat DIR as the host's root; implies --no-reload.", valueName: "dir"))
+    var root: String?
+
+    @Flag(name: .customLong("no-reload"), help: "Do not run multipathd reconfigure or reload udev rules.")
+    var noReload = false
+
+    @Flag(help: "Roll back even if a file was edited after the apply.")
+    var force = false
+
+    @Flag(name: .shortAndLong, help: "Log what sanpath does to stderr.")
+    var verbose = false
+
+    func run() async throws {
+        let output = Output(redactor: CommandContext.redactor)
+        let applier = Applier(
+            fileSystem: LocalFileSystem(root: root), runner: SubprocessRunner(), liveHost: root == nil && !noReload,
+            logger: CommandContext.logger(verbose: verbose))
+        let (record, actions) = try await applier.rollback(force: force)
+        output.out("Rolled back apply \(record.id) (\(record.profile)):")
+        for file in record.files {
+            output.out("  \(LocalFileSystem(root: root).resolve(file.path)): \(file.existed ? "restored" : "removed (apply created it)")")
+        }
+        for action in actions { output.out("  \(action)") }
+    }
+}

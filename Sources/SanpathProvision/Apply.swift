@@ -1,0 +1,319 @@
+import Foundation
+import Logging
+import SanpathConfig
+import SanpathCore
+import SanpathProfiles
+
+/// What `apply` left on disk so that `rollback` can undo it: one JSON file per apply under
+/// `/var/lib/sanpath/applies/`, the replaced files under `/var/lib/sanpath/backups/<id>/`.
+public struct ApplyRecord: Sendable, Codable, Hashable {
+    /// One file an apply wrote.
+    public struct File: Sendable, Codable, Hashable {
+        /// Host path.
+        public var path: String
+        /// Whether the file existed before (rollback removes it otherwise).
+        public var existed: Bool
+        /// Host path of the backup copy, when it existed.
+        public var backup: String?
+        /// Owner and mode it had.
+        public var info: FileInfo?
+        /// FNV-1a hash of what apply wrote, to notice edits made since.
+        public var writtenHash: String
+    }
+
+    /// `in-progress`, `complete`, `rolled-back`.
+    public enum Status: String, Sendable, Codable { case inProgress = "in-progress", complete, rolledBack = "rolled-back" }
+
+    /// Sortable id: UTC time and pid.
+    public var id: String
+    /// When it ran (ISO 8601).
+    public var time: String
+    /// "equallogic nc".
+    public var profile: String
+    /// State.
+    public var status: Status
+    /// Files written.
+    public var files: [File]
+}
+
+/// Content fingerprint for drift checks (not for security).
+enum ContentHash {
+    static func fnv1a64(_ bytes: [UInt8]) -> String {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in bytes {
+            hash ^= UInt64(byte)
+            hash = hash &* 0x100_0000_01b3
+        }
+        return "fnv1a64:" + String(hash, radix: 16)
+    }
+}
+
+/// The outcome of an apply, for the caller to report.
+public struct ApplyOutcome: Sendable {
+    /// The record written, nil when nothing had to change.
+    public var record: ApplyRecord?
+    /// What was reloaded or why not, one line each.
+    public var actions: [String]
+    /// Node records updated with `--update-node-records`.
+    public var updatedNodeRecords: [StaleNodeRecord]
+}
+
+/// Writes a plan safely, and undoes the last apply.
+public struct Applier: Sendable {
+    /// Where sanpath keeps its state, as a host path.
+    public static let stateDirectory = "/var/lib/sanpath"
+
+    /// The host's files.
+    public let fileSystem: any HostFileSystem
+    /// Runs multipathd, udevadm, iscsiadm.
+    public let runner: any CommandRunner
+    /// Reload services and use iscsiadm (false under `--root` and `--no-reload`).
+    public let liveHost: Bool
+    /// Logger (metadata: file, record id).
+    public let logger: Logger
+
+    /// Creates an applier.
+    public init(fileSystem: any HostFileSystem, runner: any CommandRunner, liveHost: Bool, logger: Logger) {
+        self.fileSystem = fileSystem
+        self.runner = runner
+        self.liveHost = liveHost
+        self.logger = logger
+    }
+
+    var recordsDirectory: String { "\(Applier.stateDirectory)/applies" }
+
+    /// Applies the plan: every changed file written atomically with its owner and mode kept,
+    /// after a backup; all or nothing (a failed write puts back the files already written).
+    public func apply(_ plan: Plan, updateNodeRecords: Bool) async throws(SanpathError) -> ApplyOutcome {
+        let lock = try fileSystem.lock("\(Applier.stateDirectory)/lock")
+        defer { lock.release() }
+        var outcome = ApplyOutcome(record: nil, actions: [], updatedNodeRecords: [])
+        let changed = plan.files.filter(\.isChanged)
+        var nodeFiles: [(record: StaleNodeRecord, bytes: [UInt8])] = []
+        if updateNodeRecords {
+            for record in plan.staleNodeRecords {
+                if let bytes = try fileSystem.read(record.path) { nodeFiles.append((record, bytes)) }
+            }
+        }
+        guard !changed.isEmpty || !nodeFiles.isEmpty else { return outcome }
+
+        // the files must still be what the plan read
+        for file in changed {
+            let now = try fileSystem.read(file.path)
+            let planned = file.before.map { Array($0.joined.utf8) }
+            guard now == planned else {
+                throw SanpathError(.state, "\(file.realPath) changed while planning; run sanpath plan again")
+            }
+        }
+
+        let id = Applier.newID()
+        let backups = "\(Applier.stateDirectory)/backups/\(id)"
+        try fileSystem.createDirectory(backups, mode: 0o700)
+        var record = ApplyRecord(
+            id: id, time: Date().ISO8601Format(), profile: plan.profileName, status: .inProgress, files: [])
+        var writes: [(path: String, bytes: [UInt8], info: FileInfo)] = []
+        for file in changed {
+            let bytes = Array(file.after.joined.utf8)
+            let info = file.existingInfo ?? FileInfo(mode: file.newFileMode, uid: 0, gid: 0)
+            var entry = ApplyRecord.File(
+                path: file.path, existed: file.before != nil, backup: nil, info: file.existingInfo,
+                writtenHash: ContentHash.fnv1a64(bytes))
+            if let before = file.before, let existingInfo = file.existingInfo {
+                entry.backup = backups + file.path
+                try fileSystem.write(entry.backup!, Array(before.joined.utf8), info: FileInfo(mode: existingInfo.mode & 0o700, uid: existingInfo.uid, gid: existingInfo.gid))
+            }
+            record.files.append(entry)
+            writes.append((file.path, bytes, info))
+        }
+        // node records on a host image (--root) are edited as files; on a live host by iscsiadm
+        for (stale, bytes) in nodeFiles {
+            let info = try fileSystem.info(stale.path) ?? FileInfo(mode: 0o600, uid: 0, gid: 0)
+            let backup = backups + stale.path
+            try fileSystem.write(backup, bytes, info: FileInfo(mode: 0o600, uid: info.uid, gid: info.gid))
+            var entry = ApplyRecord.File(path: stale.path, existed: true, backup: backup, info: info, writtenHash: "")
+            if !liveHost {
+                let conf = ISCSIConf(lines: try TextLines(bytes: bytes, source: stale.path), source: stale.path)
+                var wanted = stale.settings.map { ISCSIFormat.line(key: $0.key, value: $0.wantedValue) }.joined(separator: "\n")
+                wanted += "\n"
+                let merged = ISCSIMerge.merge(
+                    existing: conf, rendered: ISCSIConf(text: wanted, source: "iscsid.conf"), profileName: plan.profileName)
+                let newBytes = Array(merged.lines.joined.utf8)
+                entry.writtenHash = ContentHash.fnv1a64(newBytes)
+                writes.append((stale.path, newBytes, info))
+            }
+            record.files.append(entry)
+        }
+        try writeRecord(record)
+
+        var done: [(path: String, file: ApplyRecord.File)] = []
+        for write in writes {
+            do {
+                try fileSystem.write(write.path, write.bytes, info: write.info)
+                done.append((write.path, record.files.first { $0.path == write.path }!))
+                logger.info("wrote file", metadata: ["file": "\(fileSystem.resolve(write.path))", "apply": "\(id)"])
+            } catch {
+                // put back what was already written, newest first
+                for (path, file) in done.reversed() { try? restore(file, path: path) }
+                try? fileSystem.remove(recordPath(id))
+                throw SanpathError(
+                    .io, "\(error.message); the \(done.count) file(s) already written were put back, nothing changed",
+                    underlying: error)
+            }
+        }
+
+        if liveHost {
+            for (stale, _) in nodeFiles {
+                for setting in stale.settings {
+                    let argv = [
+                        "iscsiadm", "-m", "node", "-T", stale.target, "-p", stale.portal, "-I", stale.iface, "-o", "update",
+                        "-n", setting.key, "-v", setting.wantedValue,
+                    ]
+                    let result = try await runner.run(argv, timeoutSeconds: 30)
+                    guard result.succeeded else {
+                        // never echo the argv: it may carry a CHAP secret
+                        throw SanpathError(
+                            .command,
+                            "iscsiadm could not update \(setting.key) of node \(stale.target) \(stale.portal) iface \(stale.iface) (exit \(result.status)): \(result.stderr.trimmingWhitespace())")
+                    }
+                }
+                if let bytes = try fileSystem.read(stale.path),
+                    let index = record.files.firstIndex(where: { $0.path == stale.path })
+                {
+                    record.files[index].writtenHash = ContentHash.fnv1a64(bytes)
+                }
+            }
+        }
+        outcome.updatedNodeRecords = nodeFiles.map(\.record)
+        record.status = .complete
+        try writeRecord(record)
+        outcome.record = record
+        outcome.actions = await reload(changedKinds: Set(changed.map(\.kind)))
+        return outcome
+    }
+
+    /// Restores the files of the last apply that was not rolled back. Refuses when a file was
+    /// edited after that apply, unless `force`.
+    public func rollback(force: Bool) async throws(SanpathError) -> (ApplyRecord, [String]) {
+        let lock = try fileSystem.lock("\(Applier.stateDirectory)/lock")
+        defer { lock.release() }
+        guard var record = try records().last(where: { $0.status != .rolledBack }) else {
+            throw SanpathError(.state, "nothing to roll back: no apply is recorded in \(fileSystem.resolve(recordsDirectory))")
+        }
+        if !force {
+            var drifted: [String] = []
+            for file in record.files where !file.writtenHash.isEmpty {
+                let now = try fileSystem.read(file.path)
+                if now.map(ContentHash.fnv1a64) != file.writtenHash { drifted.append(fileSystem.resolve(file.path)) }
+            }
+            guard drifted.isEmpty else {
+                throw SanpathError(
+                    .state,
+                    "changed since apply \(record.id): \(drifted.joined(separator: ", ")); rollback would lose those edits (use --force to roll back anyway)")
+            }
+        }
+        for file in record.files.reversed() { try restore(file, path: file.path) }
+        record.status = .rolledBack
+        try writeRecord(record)
+        let kinds: Set<ManagedFileKindForReload> = Set(record.files.compactMap { ManagedFileKindForReload(path: $0.path) })
+        var actions: [String] = []
+        if liveHost {
+            if kinds.contains(.multipath) { actions.append(await reloadMultipathd()) }
+            if kinds.contains(.udev) { actions.append(await reloadUdev()) }
+        } else {
+            actions.append("no reload (--root or --no-reload)")
+        }
+        return (record, actions)
+    }
+
+    func restore(_ file: ApplyRecord.File, path: String) throws(SanpathError) {
+        if file.existed, let backup = file.backup {
+            guard let bytes = try fileSystem.read(backup) else {
+                throw SanpathError(.state, "backup \(fileSystem.resolve(backup)) is missing; cannot restore \(fileSystem.resolve(path))")
+            }
+            try fileSystem.write(path, bytes, info: file.info ?? FileInfo(mode: 0o644, uid: 0, gid: 0))
+        } else {
+            try fileSystem.remove(path)
+        }
+    }
+
+    /// Every apply record, oldest first.
+    public func records() throws(SanpathError) -> [ApplyRecord] {
+        var out: [ApplyRecord] = []
+        for name in fileSystem.list(recordsDirectory) where name.hasSuffix(".json") {
+            guard let bytes = try fileSystem.read("\(recordsDirectory)/\(name)") else { continue }
+            do {
+                out.append(try JSONDecoder().decode(ApplyRecord.self, from: Data(bytes)))
+            } catch {
+                throw SanpathError(.state, "apply record \(fileSystem.resolve("\(recordsDirectory)/\(name)")) is unreadable: \(error)")
+            }
+        }
+        return out.sorted { $0.id < $1.id }
+    }
+
+    func recordPath(_ id: String) -> String { "\(recordsDirectory)/\(id).json" }
+
+    func writeRecord(_ record: ApplyRecord) throws(SanpathError) {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        let data: Data
+        do { data = try encoder.encode(record) } catch { throw SanpathError(.io, "cannot encode the apply record: \(error)") }
+        try fileSystem.createDirectory(recordsDirectory, mode: 0o700)
+        try fileSystem.write(recordPath(record.id), Array(data), info: FileInfo(mode: 0o600, uid: 0, gid: 0))
+    }
+
+    static func newID() -> String {
+        let now = Date()
+        let stamp = now.ISO8601Format(.iso8601.year().month().day().time(includingFractionalSeconds: false).timeSeparator(.omitted).dateSeparator(.omitted))
+        let micros = Int(now.timeIntervalSince1970 * 1_000_000) % 1_000_000
+        return "\(stamp)-\(String(format: "%06d", micros))-\(ProcessInfo.processInfo.processIdentifier)"
+    }
+
+    enum ManagedFileKindForReload: Hashable {
+        case multipath, udev
+        init?(path: String) {
+            if path.hasSuffix("multipath.conf") {
+                self = .multipath
+            } else if path.contains("/udev/rules.d/") {
+                self = .udev
+            } else {
+                return nil
+            }
+        }
+    }
+
+    func reload(changedKinds: Set<ManagedFile>) async -> [String] {
+        guard liveHost else { return ["no reload (--root or --no-reload)"] }
+        var actions: [String] = []
+        if changedKinds.contains(.multipathConf) { actions.append(await reloadMultipathd()) }
+        if changedKinds.contains(.udevRule) { actions.append(await reloadUdev()) }
+        if changedKinds.contains(.iscsidConf) {
+            actions.append("iscsid was not restarted and no session was logged out: new sessions use the new iscsid.conf")
+        }
+        return actions
+    }
+
+    func reloadMultipathd() async -> String {
+        guard let status = try? await runner.run(["multipathd", "show", "daemon"], timeoutSeconds: 10), status.succeeded,
+            status.stdout.contains("running") || status.stdout.contains("idle")
+        else {
+            return "multipathd is not running: nothing to reload (it reads the new file when it starts)"
+        }
+        do {
+            let result = try await runner.run(["multipathd", "reconfigure"], timeoutSeconds: 60)
+            return result.succeeded
+                ? "multipathd reconfigure: \(result.stdout.trimmingWhitespace().isEmpty ? "ok" : result.stdout.trimmingWhitespace())"
+                : "multipathd reconfigure failed (exit \(result.status)): \(result.stderr.trimmingWhitespace())"
+        } catch {
+            return "multipathd reconfigure failed: \(error.message)"
+        }
+    }
+
+    func reloadUdev() async -> String {
+        do {
+            let result = try await runner.run(["udevadm", "control", "--reload"], timeoutSeconds: 30)
+            return result.succeeded ? "udev rules reloaded" : "udevadm control --reload failed: \(result.stderr.trimmingWhitespace())"
+        } catch {
+            return "udev rules not reloaded: \(error.message)"
+        }
+    }
+}

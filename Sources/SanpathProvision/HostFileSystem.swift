@@ -1,0 +1,212 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import SanpathCore
+
+/// Owner and permission bits of a file, kept across an apply.
+public struct FileInfo: Sendable, Hashable, Codable {
+    /// Permission bits (e.g. 0o644).
+    public var mode: UInt32
+    /// Owner.
+    public var uid: UInt32
+    /// Group.
+    public var gid: UInt32
+
+    /// Creates file info.
+    public init(mode: UInt32, uid: UInt32, gid: UInt32) {
+        self.mode = mode
+        self.uid = uid
+        self.gid = gid
+    }
+}
+
+/// The host's files as sanpath sees them. Paths are host paths (`/etc/multipath.conf`); an
+/// implementation may resolve them under a root directory (`--root`).
+public protocol HostFileSystem: Sendable {
+    /// The real path of a host path, for messages.
+    func resolve(_ path: String) -> String
+    /// The file's bytes, or nil when it does not exist.
+    func read(_ path: String) throws(SanpathError) -> [UInt8]?
+    /// Owner and mode, or nil when the file does not exist.
+    func info(_ path: String) throws(SanpathError) -> FileInfo?
+    /// Whether a directory exists.
+    func isDirectory(_ path: String) -> Bool
+    /// Entry names in a directory (empty when it does not exist).
+    func list(_ path: String) -> [String]
+    /// Replaces the file atomically: temp file in the same directory, fsync, rename, fsync the
+    /// directory. Owner and mode are set before the rename.
+    func write(_ path: String, _ bytes: [UInt8], info: FileInfo) throws(SanpathError)
+    /// Removes a file (no error when it is already gone).
+    func remove(_ path: String) throws(SanpathError)
+    /// Creates a directory and its parents.
+    func createDirectory(_ path: String, mode: UInt32) throws(SanpathError)
+    /// Takes an exclusive lock (flock) on a lock file until the returned value is released.
+    func lock(_ path: String) throws(SanpathError) -> FileLock
+}
+
+/// An exclusive flock held until `release()` or deinit.
+public final class FileLock: @unchecked Sendable {
+    private var descriptor: Int32
+
+    init(descriptor: Int32) { self.descriptor = descriptor }
+
+    /// Releases the lock.
+    public func release() {
+        guard descriptor >= 0 else { return }
+        flock(descriptor, LOCK_UN)
+        close(descriptor)
+        descriptor = -1
+    }
+
+    deinit { release() }
+}
+
+/// The real file system, optionally under a root directory.
+public struct LocalFileSystem: HostFileSystem {
+    /// `--root`: every host path resolves under it.
+    public let root: String?
+
+    /// Creates the file system view.
+    public init(root: String? = nil) {
+        self.root = root.map { $0.hasSuffix("/") && $0.count > 1 ? String($0.dropLast()) : $0 }
+    }
+
+    public func resolve(_ path: String) -> String {
+        guard let root else { return path }
+        return root + (path.hasPrefix("/") ? path : "/" + path)
+    }
+
+    static func errnoError(_ what: String, _ path: String, _ code: Int32 = errno) -> SanpathError {
+        SanpathError(.io, "\(what) \(path): \(String(cString: strerror(code)))")
+    }
+
+    public func read(_ path: String) throws(SanpathError) -> [UInt8]? {
+        let real = resolve(path)
+        let fd = open(real, O_RDONLY | O_CLOEXEC)
+        if fd < 0 {
+            if errno == ENOENT { return nil }
+            throw LocalFileSystem.errnoError("cannot read", real)
+        }
+        defer { close(fd) }
+        var out: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw LocalFileSystem.errnoError("cannot read", real)
+            }
+            if n == 0 { break }
+            out.append(contentsOf: buffer[0..<n])
+        }
+        return out
+    }
+
+    public func info(_ path: String) throws(SanpathError) -> FileInfo? {
+        var st = stat()
+        let real = resolve(path)
+        if stat(real, &st) != 0 {
+            if errno == ENOENT { return nil }
+            throw LocalFileSystem.errnoError("cannot stat", real)
+        }
+        return FileInfo(mode: UInt32(st.st_mode) & 0o7777, uid: st.st_uid, gid: st.st_gid)
+    }
+
+    public func isDirectory(_ path: String) -> Bool {
+        var st = stat()
+        return stat(resolve(path), &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR
+    }
+
+    public func list(_ path: String) -> [String] {
+        guard let dir = opendir(resolve(path)) else { return [] }
+        defer { closedir(dir) }
+        var names: [String] = []
+        while let entry = readdir(dir) {
+            let name = withUnsafePointer(to: entry.pointee.d_name) {
+                $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
+            }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        return names.sorted()
+    }
+
+    public func write(_ path: String, _ bytes: [UInt8], info: FileInfo) throws(SanpathError) {
+        let real = resolve(path)
+        let slash = real.lastIndex(of: "/")
+        let directory = slash.map { String(real[..<$0]) }.flatMap { $0.isEmpty ? "/" : $0 } ?? "."
+        let name = slash.map { String(real[real.index(after: $0)...]) } ?? real
+        try createDirectory(String(path[..<(path.lastIndex(of: "/") ?? path.startIndex)]), mode: 0o755)
+        let temp = "\(directory)/.\(name).sanpath-\(getpid())"
+        let fd = open(temp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw LocalFileSystem.errnoError("cannot create", temp) }
+        var ok = false
+        defer {
+            if !ok { unlink(temp) }
+        }
+        var written = 0
+        while written < bytes.count {
+            let n = bytes[written...].withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                let code = errno
+                close(fd)
+                throw LocalFileSystem.errnoError("cannot write", temp, code)
+            }
+            written += n
+        }
+        // owner first: chown may clear set-id bits that fchmod then sets back
+        if fchown(fd, info.uid, info.gid) != 0, geteuid() == 0 {
+            let code = errno
+            close(fd)
+            throw LocalFileSystem.errnoError("cannot set the owner of", temp, code)
+        }
+        if fchmod(fd, mode_t(info.mode)) != 0 {
+            let code = errno
+            close(fd)
+            throw LocalFileSystem.errnoError("cannot set the mode of", temp, code)
+        }
+        if fsync(fd) != 0 {
+            let code = errno
+            close(fd)
+            throw LocalFileSystem.errnoError("cannot fsync", temp, code)
+        }
+        close(fd)
+        guard rename(temp, real) == 0 else { throw LocalFileSystem.errnoError("cannot rename \(temp) to", real) }
+        ok = true
+        let dirfd = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if dirfd >= 0 {
+            fsync(dirfd)
+            close(dirfd)
+        }
+    }
+
+    public func remove(_ path: String) throws(SanpathError) {
+        let real = resolve(path)
+        if unlink(real) != 0, errno != ENOENT { throw LocalFileSystem.errnoError("cannot remove", real) }
+    }
+
+    public func createDirectory(_ path: String, mode: UInt32) throws(SanpathError) {
+        var current = ""
+        for component in path.split(separator: "/") {
+            current += "/" + component
+            let real = resolve(current)
+            if mkdir(real, mode_t(mode)) != 0, errno != EEXIST {
+                throw LocalFileSystem.errnoError("cannot create directory", real)
+            }
+        }
+    }
+
+    public func lock(_ path: String) throws(SanpathError) -> FileLock {
+        try createDirectory(String(path[..<(path.lastIndex(of: "/") ?? path.startIndex)]), mode: 0o700)
+        let real = resolve(path)
+        let fd = open(real, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw LocalFileSystem.errnoError("cannot open lock file", real) }
+        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+            close(fd)
+            throw SanpathError(.state, "another sanpath apply or rollback holds \(real); wait for it to finish")
+        }
+        return FileLock(descriptor: fd)
+    }
+}

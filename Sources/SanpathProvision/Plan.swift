@@ -1,0 +1,320 @@
+import SanpathConfig
+import SanpathCore
+import SanpathProfiles
+import SanpathSite
+
+/// Which grammar a managed file follows; decides how its lines are redacted and merged.
+public enum FileGrammar: String, Sendable, Codable {
+    /// multipath.conf
+    case multipath
+    /// iscsid.conf, iface files, node records
+    case openISCSI = "open-iscsi"
+    /// A file sanpath owns whole (the udev rule).
+    case whole
+}
+
+/// What a plan does to one file.
+public struct FilePlan: Sendable {
+    /// Host path (`/etc/multipath.conf`).
+    public var path: String
+    /// Real path (under `--root`), for messages.
+    public var realPath: String
+    /// Which managed file.
+    public var kind: ManagedFile
+    /// Its grammar.
+    public var grammar: FileGrammar
+    /// The file now; nil when the host does not have it.
+    public var before: TextLines?
+    /// The file after apply.
+    public var after: TextLines
+    /// Every change with its reason.
+    public var changes: [Change]
+    /// Warnings and notes about the host's file.
+    public var diagnostics: [Diagnostic]
+    /// Owner and mode of the existing file (kept), or nil for a new file.
+    public var existingInfo: FileInfo?
+    /// Mode for a new file.
+    public var newFileMode: UInt32
+
+    /// Whether apply would write it.
+    public var isChanged: Bool { before != after }
+
+    /// `create`, `modify` or `unchanged`.
+    public var action: String { before == nil ? "create" : (isChanged ? "modify" : "unchanged") }
+
+    /// A line for output, secrets masked.
+    public func redact(_ line: String) -> String {
+        grammar == .openISCSI ? ISCSIConf.redactedLine(line) : line
+    }
+
+    /// The unified diff (empty when unchanged).
+    public func diff(color: Bool, redactor: Redactor) -> String {
+        UnifiedDiff(old: before?.lines ?? [], new: after.lines).render(
+            oldLabel: before == nil ? "/dev/null" : realPath, newLabel: realPath, color: color,
+            redact: { redactor.redact(self.redact($0)) })
+    }
+}
+
+/// A node record that keeps values the new iscsid.conf changes: open-iscsi copies iscsid.conf
+/// into records only when they are created.
+public struct StaleNodeRecord: Sendable, Hashable, Codable {
+    /// One setting that differs.
+    public struct Setting: Sendable, Hashable, Codable {
+        /// The key.
+        public var key: String
+        /// The record's value (masked for secrets).
+        public var current: String
+        /// iscsid.conf's new value (masked for secrets).
+        public var wanted: String
+        /// The real new value, for the update; never printed.
+        var wantedValue: String
+
+        enum CodingKeys: String, CodingKey { case key, current, wanted }
+
+        public init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            key = try container.decode(String.self, forKey: .key)
+            current = try container.decode(String.self, forKey: .current)
+            wanted = try container.decode(String.self, forKey: .wanted)
+            wantedValue = wanted
+        }
+
+        init(key: String, current: String, wanted: String, wantedValue: String) {
+            self.key = key
+            self.current = current
+            self.wanted = wanted
+            self.wantedValue = wantedValue
+        }
+    }
+
+    /// Target IQN.
+    public var target: String
+    /// Portal `address,port` as in the record path.
+    public var portal: String
+    /// Iface name (`default` for records without one).
+    public var iface: String
+    /// The record file (host path).
+    public var path: String
+    /// The settings that differ.
+    public var settings: [Setting]
+}
+
+/// Everything `plan` found: per file, the change set; and the node records left behind.
+public struct Plan: Sendable {
+    /// The site planned for.
+    public var site: Site
+    /// "equallogic nc".
+    public var profileName: String
+    /// The files, in a fixed order.
+    public var files: [FilePlan]
+    /// Node records that keep old iscsid.conf values.
+    public var staleNodeRecords: [StaleNodeRecord]
+    /// Where the host keeps open-iscsi's database.
+    public var iscsiDatabase: String
+    /// The multipath-tools release the plan targets.
+    public var multipathVersion: MultipathToolsVersion
+
+    /// Whether apply would write anything.
+    public var changed: Bool { files.contains(where: \.isChanged) }
+}
+
+/// Makes a plan: renders the profile, reads the host's files, merges. Reads only; a file
+/// that does not parse is an error that stops the whole plan.
+public struct Planner: Sendable {
+    /// The host's files.
+    public let fileSystem: any HostFileSystem
+    /// The vendor profiles.
+    public let profiles: ProfileLibrary
+    /// The multipath-tools release to target.
+    public let multipathVersion: MultipathToolsVersion
+    /// Remembers every secret seen, for output.
+    public let redactor: Redactor
+
+    /// Creates a planner.
+    public init(
+        fileSystem: any HostFileSystem, profiles: ProfileLibrary, multipathVersion: MultipathToolsVersion = .debian12,
+        redactor: Redactor = Redactor()
+    ) {
+        self.fileSystem = fileSystem
+        self.profiles = profiles
+        self.multipathVersion = multipathVersion
+        self.redactor = redactor
+    }
+
+    /// Where the host keeps open-iscsi's ifaces and node records: the directory that already
+    /// has them, else `/var/lib/iscsi` if it exists (RHEL), else `/etc/iscsi` (Debian).
+    public func iscsiDatabase() -> String {
+        for base in [ISCSIDatabase.etc, ISCSIDatabase.varLib] {
+            if fileSystem.isDirectory("\(base)/ifaces") || fileSystem.isDirectory("\(base)/nodes") { return base }
+        }
+        return fileSystem.isDirectory(ISCSIDatabase.varLib) ? ISCSIDatabase.varLib : ISCSIDatabase.etc
+    }
+
+    /// Plans. Throws `.invalidConfig` with every syntax error of every file.
+    public func plan(_ site: Site) throws(SanpathError) -> Plan {
+        if let chap = site.chap { redactor.register(chap.password) }
+        let database = iscsiDatabase()
+        let rendered = try profiles.render(site, iscsiDatabase: database)
+        let meta = profiles.metadata(for: site.vendor)
+        let profileName = "\(site.vendor.rawValue) \(site.role.rawValue)"
+        let identity = ProfileIdentity(
+            profileName: profileName, inquiryVendor: meta.inquiryVendor, inquiryProduct: meta.inquiryProduct)
+
+        var files: [FilePlan] = []
+        var errors: [Diagnostic] = []
+        for file in rendered {
+            let real = fileSystem.resolve(file.path)
+            let existingBytes = try fileSystem.read(file.path)
+            let before = try existingBytes.map { (bytes) throws(SanpathError) in try TextLines(bytes: bytes, source: real) }
+            let info = try fileSystem.info(file.path)
+            var merged: MergeResult
+            let grammar: FileGrammar
+            switch file.kind {
+            case .multipathConf:
+                grammar = .multipath
+                let renderedConf = MultipathConf(text: file.text, source: "template for \(file.path)")
+                guard renderedConf.syntaxDiagnostics.isEmpty else {
+                    throw SanpathError(
+                        .invalidProfile, "the \(profileName) template renders a broken multipath.conf",
+                        diagnostics: renderedConf.syntaxDiagnostics)
+                }
+                let existing = before.map { MultipathConf(lines: $0, source: real) }
+                if let existing, !existing.syntaxDiagnostics.isEmpty {
+                    errors += existing.syntaxDiagnostics
+                    continue
+                }
+                merged = MultipathMerge.merge(
+                    existing: existing, rendered: renderedConf, identity: identity, version: multipathVersion)
+                try selfCheck(merged.lines, real: real)
+            case .iscsidConf, .iface:
+                grammar = .openISCSI
+                let renderedConf = ISCSIConf(text: file.text, source: "template for \(file.path)")
+                let existing = before.map { ISCSIConf(lines: $0, source: real) }
+                if let existing {
+                    for setting in existing.settings + existing.commentedSettings where Secrets.isSecretKey(setting.key) {
+                        redactor.register(setting.value)
+                    }
+                    if !existing.syntaxDiagnostics.isEmpty {
+                        errors += existing.syntaxDiagnostics
+                        continue
+                    }
+                }
+                let conflicts: [String: String] =
+                    if case .iface = file.kind { ISCSIMerge.ifaceConflicts } else { [:] }
+                merged = ISCSIMerge.merge(
+                    existing: existing, rendered: renderedConf, profileName: profileName, conflicts: conflicts)
+            case .udevRule:
+                grammar = .whole
+                merged = WholeFile.merge(existing: before, rendered: TextLines(splitting: file.text), profileName: profileName)
+            }
+            let newMode: UInt32 =
+                switch file.kind {
+                case .iface: 0o600
+                default: 0o644
+                }
+            files.append(
+                FilePlan(
+                    path: file.path, realPath: real, kind: file.kind, grammar: grammar, before: before, after: merged.lines,
+                    changes: merged.changes, diagnostics: merged.diagnostics, existingInfo: info, newFileMode: newMode))
+        }
+        guard errors.isEmpty else { throw SanpathError.invalidConfig(errors) }
+
+        var stale: [StaleNodeRecord] = []
+        if let iscsid = rendered.first(where: { $0.kind == .iscsidConf }) {
+            stale = try staleNodeRecords(wanted: ISCSIConf(text: iscsid.text, source: iscsid.path), database: database)
+        }
+        return Plan(
+            site: site, profileName: profileName, files: files, staleNodeRecords: stale, iscsiDatabase: database,
+            multipathVersion: multipathVersion)
+    }
+
+    /// The merged file must be one multipath-tools accepts without a complaint sanpath could
+    /// have fixed; anything else is a sanpath bug and nothing is written.
+    func selfCheck(_ lines: TextLines, real: String) throws(SanpathError) {
+        let check = MultipathConf(lines: lines, source: real)
+        let left = check.syntaxDiagnostics + MultipathLint.findings(check, version: multipathVersion)
+            .filter { !$0.edits.isEmpty }.map(\.diagnostic)
+        guard left.isEmpty else {
+            throw SanpathError(
+                .invalidConfig, "internal error: the merged \(real) would still draw complaints; nothing was written",
+                diagnostics: left)
+        }
+    }
+
+    /// Settings Eucalyptus' attach writes into each node record on purpose (connect_iscsitarget_main.pl:
+    /// login/logout timeouts, one login retry, the volume's CHAP user and secret): not drift.
+    static let perRecordKeys: Set<String> = [
+        "node.conn[0].timeo.login_timeout", "node.conn[0].timeo.logout_timeout", "node.session.initial_login_retry_max",
+    ]
+
+    /// Node records under `<database>/nodes` whose copies of the profile's `node.*` settings differ.
+    func staleNodeRecords(wanted: ISCSIConf, database: String) throws(SanpathError) -> [StaleNodeRecord] {
+        let managed = wanted.settings.filter {
+            $0.accepted && $0.key.hasPrefix("node.") && !$0.key.hasPrefix("node.session.auth.")
+                && !Planner.perRecordKeys.contains($0.key)
+        }
+        guard !managed.isEmpty else { return [] }
+        var out: [StaleNodeRecord] = []
+        let nodes = "\(database)/nodes"
+        for target in fileSystem.list(nodes) {
+            for portalEntry in fileSystem.list("\(nodes)/\(target)") {
+                let portalPath = "\(nodes)/\(target)/\(portalEntry)"
+                // open-iscsi 2.x: portal directory with one file per iface; older: the portal is the record
+                let records: [(iface: String, path: String)] =
+                    fileSystem.isDirectory(portalPath)
+                    ? fileSystem.list(portalPath).map { ($0, "\(portalPath)/\($0)") } : [("default", portalPath)]
+                for record in records {
+                    guard let bytes = try fileSystem.read(record.path) else { continue }
+                    let conf = ISCSIConf(
+                        lines: try TextLines(bytes: bytes, source: fileSystem.resolve(record.path)),
+                        source: fileSystem.resolve(record.path))
+                    for setting in conf.settings where Secrets.isSecretKey(setting.key) { redactor.register(setting.value) }
+                    var differing: [StaleNodeRecord.Setting] = []
+                    for want in managed {
+                        // a record without the key takes open-iscsi's compiled default: not ours to judge
+                        guard let current = conf.effective(want.key)?.value, current != want.value else { continue }
+                        differing.append(
+                            StaleNodeRecord.Setting(
+                                key: want.key,
+                                current: Secrets.isSecretKey(want.key) ? Secrets.mask : current,
+                                wanted: want.displayValue, wantedValue: want.value))
+                    }
+                    guard !differing.isEmpty else { continue }
+                    let portal = portalEntry.split(separator: ",").prefix(2).joined(separator: ":")
+                    out.append(
+                        StaleNodeRecord(
+                            target: target, portal: portal, iface: record.iface, path: record.path, settings: differing))
+                }
+            }
+        }
+        return out
+    }
+}
+
+/// Files sanpath owns whole: the profile's text replaces the host's.
+enum WholeFile {
+    static func merge(existing: TextLines?, rendered: TextLines, profileName: String) -> MergeResult {
+        let reason = "set by \(profileName) profile (sanpath owns this file)"
+        guard let existing else {
+            return MergeResult(
+                lines: rendered,
+                changes: rendered.lines.filter { !$0.text.hasPrefix("#") && !$0.text.isEmpty }.map {
+                    Change(section: nil, key: "rule", old: nil, new: $0.text, reason: reason, line: nil)
+                }, diagnostics: [])
+        }
+        guard existing != rendered else { return MergeResult(lines: existing, changes: [], diagnostics: []) }
+        var changes: [Change] = []
+        for change in rendered.lines.map(\.text).difference(from: existing.lines.map(\.text)) {
+            switch change {
+            case .remove(let offset, let text, _):
+                changes.append(Change(section: nil, key: "rule", old: text, new: nil, reason: reason, line: offset + 1))
+            case .insert(_, let text, _):
+                changes.append(Change(section: nil, key: "rule", old: nil, new: text, reason: reason, line: nil))
+            }
+        }
+        if changes.isEmpty {
+            changes.append(Change(section: nil, key: "line endings", old: nil, new: nil, reason: reason, line: nil))
+        }
+        return MergeResult(lines: rendered, changes: changes, diagnostics: [])
+    }
+}
