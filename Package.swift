@@ -62,8 +62,8 @@ let package = Package(
             name: "SanpathProvisionTests",
             dependencies: [
                 "SanpathProvision", .product(name: "PropertyBased", package: "swift-property-based"),
-            ],
-            resources: [.copy("Corpus")]),
-        .testTarget(name: "SanpathCLITests", dependencies: ["sanpath"]),
+            ]),
+        // Runs the built binary; the corpus of host trees is read in place.
+        .testTarget(name: "SanpathCLITests", dependencies: ["sanpath", "SanpathCore", "SanpathConfig"], exclude: ["Corpus"]),
     ]
 )

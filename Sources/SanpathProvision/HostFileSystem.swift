@@ -188,12 +188,13 @@ public struct LocalFileSystem: HostFileSystem {
     }
 
     public func createDirectory(_ path: String, mode: UInt32) throws(SanpathError) {
-        var current = ""
-        for component in path.split(separator: "/") {
+        // every component of the real path, the root's own included (mkdir -p)
+        let real = resolve(path)
+        var current = real.hasPrefix("/") ? "" : "."
+        for component in real.split(separator: "/") {
             current += "/" + component
-            let real = resolve(current)
-            if mkdir(real, mode_t(mode)) != 0, errno != EEXIST {
-                throw LocalFileSystem.errnoError("cannot create directory", real)
+            if mkdir(current, mode_t(mode)) != 0, errno != EEXIST {
+                throw LocalFileSystem.errnoError("cannot create directory", current)
             }
         }
     }

@@ -1,0 +1,159 @@
+import Foundation
+import SanpathCore
+import Testing
+
+/// The plan's JSON, as scripts and Ansible read it.
+struct PlanJSON: Decodable {
+    struct File: Decodable {
+        var path: String
+        var action: String
+        var changed: Bool
+        var changes: [ChangeJSON]
+        var diff: String
+    }
+    struct ChangeJSON: Decodable {
+        var section: String?
+        var key: String
+        var old: String?
+        var new: String?
+        var reason: String
+        var line: Int?
+    }
+    var changed: Bool
+    var files: [File]
+}
+
+enum Corpus {
+    static let directory = SanpathBinary.repository.appendingPathComponent("Tests/SanpathCLITests/Corpus")
+
+    static var cases: [String] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []).sorted()
+    }
+    static var valid: [String] { cases.filter { !$0.hasPrefix("malformed-") } }
+    static var malformed: [String] { cases.filter { $0.hasPrefix("malformed-") } }
+
+    /// Every CHAP secret written anywhere in the corpus: none may ever be printed.
+    static let secrets = [
+        "NewChapSecret-2026", "OldChapSecret-2013", "MutualChapSecret99", "DiscoverySecret77", "NodeRecordSecret42",
+    ]
+
+    static func siteArguments(_ tree: HostTree) -> [String] {
+        ["--root", tree.root.path, "--site", tree.root.appendingPathComponent("etc/sanpath/site.toml").path]
+    }
+}
+
+@Suite(.serialized) struct CorpusTests {
+    @Test func theCorpusCoversEnoughShapes() {
+        #expect(Corpus.valid.count >= 12)
+        #expect(Corpus.malformed.count >= 4)
+    }
+
+    /// plan → apply → plan exits 2, 0, 0; only the lines the plan lists change; rollback restores
+    /// every file byte for byte; no secret is ever printed.
+    @Test(arguments: Corpus.valid)
+    func planApplyPlanRollback(_ name: String) throws {
+        let tree = try HostTree(copying: Corpus.directory.appendingPathComponent("\(name)/root"))
+        defer { tree.remove() }
+        let site = Corpus.siteArguments(tree)
+        if FileManager.default.fileExists(atPath: tree.root.appendingPathComponent("etc/iscsi/iscsid.conf").path) {
+            try FileManager.default.setAttributes(
+                [.posixPermissions: 0o640], ofItemAtPath: tree.root.appendingPathComponent("etc/iscsi/iscsid.conf").path)
+        }
+        let original = try tree.files()
+        var printed = ""
+
+        let first = try SanpathBinary.run(["plan", "--format", "json"] + site)
+        printed += first.all
+        #expect(first.status == 2, "\(first.stderr)")
+        let plan = try JSONDecoder().decode(PlanJSON.self, from: Data(first.stdout.utf8))
+        #expect(plan.changed)
+
+        let apply = try SanpathBinary.run(["apply", "--update-node-records"] + site)
+        printed += apply.all
+        #expect(apply.status == 0, "\(apply.all)")
+
+        let again = try SanpathBinary.run(["plan"] + site)
+        printed += again.all
+        #expect(again.status == 0, "second plan is not empty:\n\(again.stdout)")
+        let againJSON = try SanpathBinary.run(["plan", "--format", "json"] + site)
+        #expect(try JSONDecoder().decode(PlanJSON.self, from: Data(againJSON.stdout.utf8)).changed == false)
+
+        // every line outside the plan's changes is byte-identical (line endings included)
+        let applied = try tree.files(skipping: "var/lib/sanpath")
+        for file in plan.files where file.action == "modify" {
+            let relative = String(file.path.dropFirst())
+            let before = TextLines(splitting: String(decoding: original[relative] ?? Data(), as: UTF8.self)).lines
+            let after = TextLines(splitting: String(decoding: applied[relative] ?? Data(), as: UTF8.self)).lines
+            let changedLines = Set(file.changes.compactMap(\.line))
+            for change in after.difference(from: before) {
+                guard case .remove(let offset, let line, _) = change else { continue }
+                // a file without a final newline gets one when sanpath appends after its last line
+                let onlyGainedNewline =
+                    offset == before.count - 1 && line.ending == .none && after.contains { $0.text == line.text && $0.ending != .none }
+                #expect(
+                    changedLines.contains(offset + 1) || onlyGainedNewline,
+                    "\(name): \(file.path) line \(offset + 1) changed but the plan lists no change for it: \(line.text)")
+            }
+        }
+        if original["etc/iscsi/iscsid.conf"] != nil {
+            #expect(try tree.mode("etc/iscsi/iscsid.conf") == 0o640, "apply must keep the mode")
+        }
+
+        let rollback = try SanpathBinary.run(["rollback", "--root", tree.root.path])
+        printed += rollback.all
+        #expect(rollback.status == 0, "\(rollback.all)")
+        let restored = try tree.files(skipping: "var/lib/sanpath")
+        #expect(restored == original, "\(name): rollback did not restore the files byte for byte")
+        if original["etc/iscsi/iscsid.conf"] != nil {
+            #expect(try tree.mode("etc/iscsi/iscsid.conf") == 0o640)
+        }
+
+        for secret in Corpus.secrets {
+            #expect(!printed.contains(secret), "\(name): a CHAP secret was printed")
+        }
+    }
+
+    /// A file that does not parse: plan and apply exit 1 naming file:line:col, and nothing is touched.
+    @Test(arguments: Corpus.malformed)
+    func malformedFilesStopEverything(_ name: String) throws {
+        let tree = try HostTree(copying: Corpus.directory.appendingPathComponent("\(name)/root"))
+        defer { tree.remove() }
+        let expected = try String(
+            contentsOf: Corpus.directory.appendingPathComponent("\(name)/expected-error"), encoding: .utf8
+        ).trimmingCharacters(in: .whitespacesAndNewlines)
+        let before = try tree.files()
+        let site = Corpus.siteArguments(tree)
+        for verb in ["plan", "apply"] {
+            let result = try SanpathBinary.run([verb] + site)
+            #expect(result.status == 1, "\(verb): \(result.all)")
+            #expect(result.stderr.contains(expected), "\(verb) must name \(expected):\n\(result.stderr)")
+        }
+        let json = try SanpathBinary.run(["plan", "--format", "json"] + site)
+        #expect(json.status == 1)
+        #expect(json.stdout.contains("\"changed\" : false"))
+        #expect(try tree.files() == before, "a malformed host must be left untouched")
+        #expect(!FileManager.default.fileExists(atPath: tree.root.appendingPathComponent("var/lib/sanpath").path))
+    }
+
+    @Test func chapSecretsAreMaskedButWritten() throws {
+        let tree = try HostTree(copying: Corpus.directory.appendingPathComponent("chap/root"))
+        defer { tree.remove() }
+        let site = Corpus.siteArguments(tree)
+        let plan = try SanpathBinary.run(["plan"] + site)
+        #expect(plan.stdout.contains("node.session.auth.password ******** -> ********"))
+        for secret in Corpus.secrets { #expect(!plan.all.contains(secret)) }
+        let rendered = try SanpathBinary.run(["render"] + site.filter { $0 != "--root" && $0 != tree.root.path })
+        for secret in Corpus.secrets { #expect(!rendered.all.contains(secret)) }
+        #expect(try SanpathBinary.run(["apply", "--update-node-records"] + site).status == 0)
+        let written = try String(contentsOf: tree.root.appendingPathComponent("etc/iscsi/iscsid.conf"), encoding: .utf8)
+        #expect(written.contains("node.session.auth.password = NewChapSecret-2026\n"))
+        // the discovery line open-iscsi skipped (no space before '=') is now readable
+        #expect(written.contains("discovery.sendtargets.auth.password = DiscoverySecret77\n"))
+        let record = try String(
+            contentsOf: tree.root.appendingPathComponent(
+                "etc/iscsi/nodes/iqn.2001-05.com.equallogic:0-af1ff6-vol-1/10.107.1.200,3260,1/iface0"), encoding: .utf8)
+        #expect(record.contains("node.session.timeo.replacement_timeout = 15\n"))
+        // Eucalyptus writes the volume's CHAP user and secret per record: not drift
+        #expect(record.contains("node.session.auth.password = NodeRecordSecret42\n"))
+    }
+}
