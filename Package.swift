@@ -16,6 +16,11 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/swift-mustache", from: "2.0.0"),
         .package(url: "https://github.com/swiftlang/swift-subprocess", from: "1.0.0"),
         .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.0.0"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.20.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.0.0"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
     ],
     targets: [
         // Source locations, diagnostics, lossless lines, secret redaction, the site-file TOML subset.
@@ -39,11 +44,38 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Subprocess", package: "swift-subprocess"),
             ]),
+        // Health model: snapshot, findings, root-cause grouping, alert state machine, status views. Pure.
+        .target(name: "SanpathHealth", dependencies: ["SanpathCore", "SanpathSite"]),
+
+        // C libraries, one systemLibrary target per .so, and the shim for what Swift cannot import.
+        .systemLibrary(name: "CLibDevmapper", pkgConfig: "devmapper", providers: [.apt(["libdevmapper-dev"])]),
+        .systemLibrary(name: "CLibUdev", pkgConfig: "libudev", providers: [.apt(["libudev-dev"])]),
+        .target(name: "CSanpathShims", dependencies: ["CLibDevmapper", "CLibUdev"]),
+        // Collectors: device-mapper, udev, sysfs, iface files, multipathd's socket, TCP probes.
+        .target(
+            name: "SanpathSystem",
+            dependencies: [
+                "SanpathCore", "SanpathSite", "SanpathConfig", "SanpathHealth", "CLibDevmapper", "CLibUdev", "CSanpathShims",
+                .product(name: "Logging", package: "swift-log"),
+            ]),
+        // The daemon: services, sinks, outbox, HTTP (metrics, status, healthz), sd_notify, config.
+        .target(
+            name: "SanpathDaemon",
+            dependencies: [
+                "SanpathCore", "SanpathSite", "SanpathHealth", "SanpathSystem",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ]),
         // Command types (one per verb); tested by running the built binary.
         .target(
             name: "SanpathCLI",
             dependencies: [
                 "SanpathCore", "SanpathSite", "SanpathConfig", "SanpathProfiles", "SanpathProvision",
+                "SanpathHealth", "SanpathSystem", "SanpathDaemon",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
@@ -62,6 +94,15 @@ let package = Package(
             name: "SanpathProvisionTests",
             dependencies: [
                 "SanpathProvision", .product(name: "PropertyBased", package: "swift-property-based"),
+            ]),
+        .testTarget(name: "SanpathHealthTests", dependencies: ["SanpathHealth"]),
+        .testTarget(name: "SanpathSystemTests", dependencies: ["SanpathSystem"], resources: [.copy("Fixtures")]),
+        .testTarget(
+            name: "SanpathDaemonTests",
+            dependencies: [
+                "SanpathDaemon",
+                .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
             ]),
         // Runs the built binary; the corpus of host trees is read in place.
         .testTarget(name: "SanpathCLITests", dependencies: ["sanpath", "SanpathCore", "SanpathConfig"], exclude: ["Corpus"]),

@@ -1,0 +1,2 @@
+// libdevmapper, from Debian's libdevmapper-dev.
+#include <libdevmapper.h>
