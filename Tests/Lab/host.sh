@@ -1,0 +1,88 @@
+# Tests/Lab/host.sh: host-side steps shared by Tests/Lab/run-suite and Tests/Lab/capture-fixtures
+# (source it from bash; not a command). Each step prints one timing line to stderr.
+#   lab_host_packages  apt-get install the host tools (qemu-system-x86 qemu-utils debootstrap kmod
+#                      cpio xz-utils zstd, --no-install-recommends); apt-get update only if needed
+#   lab_require_qemu   exit 77 LOUDLY when qemu cannot run here (or the image cannot be built)
+#   lab_build_image    Tests/Lab/build-image (cached in $LAB_DIR)
+#   lab_build_sanpath  swift build -c release --static-swift-stdlib --product sanpath
+#                      --scratch-path .build-lab (repo root), for the guest
+#   lab_stage          lay out the guest's read-only share $LAB_DIR/share: bin/sanpath,
+#                      templates/, guest/, scenarios/
+# Variables: LAB_REPO (repository root), LAB_HERE (Tests/Lab), LAB_DIR (default $LAB_REPO/.lab),
+# LAB_SHARE ($LAB_DIR/share). LAB_SKIP_APT=1 skips the apt step.
+
+LAB_HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+LAB_REPO=$(cd "$LAB_HERE/../.." && pwd)
+export LAB_DIR=${LAB_DIR:-$LAB_REPO/.lab}
+mkdir -p "$LAB_DIR"; LAB_DIR=$(cd "$LAB_DIR" && pwd)
+LAB_SHARE=$LAB_DIR/share
+LAB_SKIP_RC=77
+
+lab_log() { echo "lab: $*" >&2; }
+lab_elapsed() { awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }'; }
+
+# lab_skip REASON...: the loud "cannot run here" exit (77), so a caller reports SKIPPED, not passed
+lab_skip() {
+  {
+    echo
+    echo "##########################################################################"
+    echo "##  LAB SKIPPED: THE REAL-STACK LAB CANNOT RUN ON THIS MACHINE"
+    for l in "$@"; do echo "##  $l"; done
+    echo "##  Nothing was tested. Exit code $LAB_SKIP_RC: report this run as SKIPPED."
+    echo "##########################################################################"
+    echo
+  } | tee /dev/stderr
+  exit $LAB_SKIP_RC
+}
+
+lab_host_packages() {
+  [ "${LAB_SKIP_APT:-}" = 1 ] && return 0
+  local t0=$EPOCHREALTIME pkgs="qemu-system-x86 qemu-utils debootstrap kmod cpio xz-utils zstd"
+  [ "$(id -u)" = 0 ] || { lab_log "not root: skipping apt-get install ($pkgs)"; return 0; }
+  if ! DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $pkgs > "$LAB_DIR/apt.log" 2>&1; then
+    DEBIAN_FRONTEND=noninteractive apt-get update -q >> "$LAB_DIR/apt.log" 2>&1
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $pkgs >> "$LAB_DIR/apt.log" 2>&1 ||
+      { tail -5 "$LAB_DIR/apt.log" >&2; lab_log "apt-get install failed (see $LAB_DIR/apt.log)"; return 1; }
+  fi
+  lab_log "host packages: ok ($(lab_elapsed "$t0")s)"
+}
+
+lab_require_qemu() {
+  command -v qemu-system-x86_64 >/dev/null ||
+    lab_skip "qemu-system-x86_64 is not installed and apt could not install it."
+  # qemu must at least start a machine: -S keeps it paused, so 124 (killed by timeout) is success
+  local rc=0
+  timeout 3 qemu-system-x86_64 -machine q35,accel=tcg -nodefaults -no-user-config -display none \
+    -monitor none -serial none -S -m 64 </dev/null > "$LAB_DIR/qemu-probe.log" 2>&1 || rc=$?
+  [ "$rc" = 124 ] || lab_skip "qemu-system-x86_64 cannot start a machine here (exit $rc):" \
+    "$(head -c 300 "$LAB_DIR/qemu-probe.log" | tr '\n' ' ')"
+  if [ ! -f "$LAB_DIR/initrd.img" ] && [ "$(id -u)" != 0 ]; then
+    lab_skip "no cached guest image in $LAB_DIR and not root: build-image needs root (debootstrap)."
+  fi
+}
+
+lab_build_image() {
+  local t0=$EPOCHREALTIME
+  "$LAB_HERE/build-image" || { lab_log "build-image FAILED"; return 1; }
+  lab_log "build-image: ok ($(lab_elapsed "$t0")s)"
+}
+
+lab_build_sanpath() {
+  local t0=$EPOCHREALTIME
+  command -v swift >/dev/null || { lab_log "swift not on PATH: cannot build sanpath for the guest"; return 1; }
+  (cd "$LAB_REPO" && swift build -c release --static-swift-stdlib --product sanpath --scratch-path .build-lab) \
+    > "$LAB_DIR/swift-build.log" 2>&1 || { tail -30 "$LAB_DIR/swift-build.log" >&2; lab_log "swift build FAILED"; return 1; }
+  lab_log "sanpath (release, static Swift stdlib): ok ($(lab_elapsed "$t0")s)"
+}
+
+lab_stage() {
+  local bin=$LAB_REPO/.build-lab/release/sanpath
+  [ -x "$bin" ] || { lab_log "missing $bin (lab_build_sanpath)"; return 1; }
+  mkdir -p "$LAB_SHARE/bin"
+  rm -rf "$LAB_SHARE/guest" "$LAB_SHARE/scenarios" "$LAB_SHARE/templates"
+  cp -a "$LAB_HERE/guest" "$LAB_HERE/scenarios" "$LAB_SHARE/"
+  cp -a "$LAB_REPO/templates" "$LAB_SHARE/templates"
+  # stripped copy: less to read over 9p
+  cp "$bin" "$LAB_SHARE/bin/sanpath.tmp" && { strip "$LAB_SHARE/bin/sanpath.tmp" 2>/dev/null || true; } &&
+    mv "$LAB_SHARE/bin/sanpath.tmp" "$LAB_SHARE/bin/sanpath" || return 1
+}
