@@ -1,0 +1,280 @@
+# Tests/Lab/guest/provision.sh: the body of the provision-<vendor> scenarios (sourced by
+# scenarios/provision-*.sh inside the guest, after guest/lib.sh; not a command).
+#
+# provision_scenario VENDOR WHEN: a fresh Eucalyptus NC with NO /etc/multipath.conf and NO
+# /etc/iscsi/iscsid.conf, NLUNS (default 2) LIO LUNs that answer as VENDOR, the lab NC site
+# (paths iface0:192.0.2.2,iface1:198.51.100.2, STORAGE_INTERFACES iface0=ini0,iface1=ini1).
+#   WHEN=before: iscsid and multipathd run before `sanpath apply` (apply's `multipathd
+#                reconfigure` path must make the profile live);
+#   WHEN=after:  they start after apply and read the files at start-up.
+# Checks: plan exits 2, apply 0, plan 0; multipathd show config carries the profile's device
+# section; node records made the Eucalyptus way inherit the profile's iscsid.conf values; each
+# session runs through its iface and NIC; one map per LUN with the profile's grouping, features,
+# hardware handler and path selector, mpathN names, the INQUIRY identity on the sd disks, and
+# the udev rule's owner/mode on the map devices. What was seen goes to $OUT/observations.txt.
+
+provision_scenario() {
+  local vendor=$1 when=$2 n=${NLUNS:-2}
+  lab_vendor "$vendor" || exit 1
+  say "provision-$vendor: $n LUNs answering as '$V_ID' / '$V_PRODUCT' (ALUA: $V_ALUA); daemons start $when apply"
+
+  # --- the fresh host
+  lab_net_setup || { _record 1 "guest network setup" ""; lab_finish; }
+  check "LIO target: $n LUNs with the $vendor INQUIRY identity" lab_target_setup "$vendor" "$n" || lab_finish
+  rm -f /etc/multipath.conf /etc/iscsi/iscsid.conf
+  rm -rf /etc/iscsi/ifaces/iface0 /etc/iscsi/ifaces/iface1 /etc/udev/rules.d/12-dm-permissions.rules
+  [ ! -e /etc/multipath.conf ] && [ ! -e /etc/iscsi/iscsid.conf ] || { _record 1 "fresh host without multipath.conf/iscsid.conf" ""; lab_finish; }
+  check "sanpath installed in the guest" lab_sanpath_install || lab_finish
+  lab_site "$vendor" nc
+  cp /etc/sanpath/site.toml "$OUT/site.toml"
+
+  if [ "$when" = before ]; then
+    check "iscsid started (no iscsid.conf yet)" lab_iscsid_start
+    check "multipathd started (no multipath.conf yet)" lab_multipathd_start
+    multipathd show config > "$OUT/show-config-before-apply.txt" 2>&1
+  fi
+
+  # --- plan, apply, plan
+  expect_rc 2 plan-fresh.txt "sanpath plan on the fresh host: changes pending" sanpath plan
+  expect_rc 0 apply.txt "sanpath apply" sanpath apply
+  expect_rc 0 plan-after-apply.txt "sanpath plan after apply: host matches" sanpath plan
+  check "apply wrote multipath.conf, iscsid.conf, ifaces iface0/iface1 and the udev rule" \
+    ls -l /etc/multipath.conf /etc/iscsi/iscsid.conf /etc/iscsi/ifaces/iface0 /etc/iscsi/ifaces/iface1 /etc/udev/rules.d/12-dm-permissions.rules
+  cp /etc/multipath.conf "$OUT/multipath.conf"; cp /etc/iscsi/iscsid.conf "$OUT/iscsid.conf"
+
+  if [ "$when" = before ]; then
+    check "apply ran multipathd reconfigure (multipathd was running)" grep -q 'multipathd reconfigure: ok' "$OUT/apply.txt"
+  else
+    check "apply saw multipathd not running and did not reload it" grep -q 'multipathd is not running' "$OUT/apply.txt"
+    check "iscsid started" lab_iscsid_start
+    check "multipathd started with the applied multipath.conf" lab_multipathd_start
+  fi
+  multipathd show config > "$OUT/show-config.txt" 2>&1
+  check "multipathd show config has the profile's $V_ID device section (every key of /etc/multipath.conf's)" \
+    device_section_live "$V_ID" /etc/multipath.conf "$OUT/show-config.txt"
+  if [ "$when" = before ]; then
+    check "the live config changed through apply's reconfigure (show config before != after)" \
+      bash -c "! cmp -s '$OUT/show-config-before-apply.txt' '$OUT/show-config.txt'"
+  fi
+  check "multipath -t reads the applied file without a complaint" mpath_conf_clean
+
+  # --- node records and login, the way Eucalyptus does it
+  check "node records created per path and iface (iscsiadm -m node -o new -I ifaceN)" lab_nodes_new "$vendor"
+  check "node records inherit iscsid.conf's replacement_timeout and the iface's NIC" node_records_ok "$vendor"
+  check "login through both paths" lab_login "$vendor"
+  local ntg=${LAB_NTARGETS:-1}
+  wait_for 30 '[ "$(lab_sessions | grep -c LOGGED_IN)" -ge $((2 * ntg)) ]'
+  lab_sessions > "$OUT/sessions.txt"
+  iscsiadm -m session -P 1 > "$OUT/iscsiadm-session-P1.txt" 2>&1
+  check "each session runs through the right iface, NIC and source address" sessions_bound "$((2 * ntg))"
+
+  # --- maps
+  udevadm settle --timeout=30
+  local t0; t0=$(now)
+  if [ "$vendor" = vnx ]; then
+    # the emc_clariion checker never reports a LIO path ready (see vnx_checker_on_lio)
+    wait_for 120 "maps_formed $n"
+  else
+    wait_for 120 "maps_ready $n"
+  fi
+  say "maps: $(nmaps), $(since "$t0")s after login"
+  multipath -ll > "$OUT/multipath-ll.txt" 2>&1
+  multipathd show paths format "%d %w %m %c %t %T %o %p %s %g" > "$OUT/paths.txt" 2>&1
+  multipathd show maps json > "$OUT/maps.json" 2>&1
+  dmsetup table > "$OUT/dmsetup-table.txt" 2>&1; dmsetup status > "$OUT/dmsetup-status.txt" 2>&1
+  if [ "$vendor" = vnx ]; then
+    check "one map per LUN: $n maps, each with 2 paths that dm keeps active" maps_formed "$n"
+    check "VNX on LIO: the profile's emc_clariion checker cannot probe a LIO LUN: every path's checker state is undef, dm keeps it active" vnx_checker_on_lio
+  else
+    check "one map per LUN: $n maps, each with 2 active/ready paths" maps_ready "$n"
+  fi
+  check "exactly $n multipath maps (no merged or extra maps)" bash -c "[ \"\$(dmsetup ls --target multipath | grep -c .)\" = $n ]"
+  check "sd disks answer INQUIRY as '$V_ID' / '$V_PRODUCT'" disks_identity
+  local map
+  for map in $(dmsetup ls --target multipath | awk '{print $1}' | sort); do
+    check "$map: user_friendly_names gives an mpathN name" bash -c "[[ $map =~ ^mpath[a-z]+$ ]]"
+    check "$map: multipath -ll shows '$V_ID,$V_PRODUCT'" bash -c "multipath -ll $map | head -1 | grep -qF '$V_ID,$V_PRODUCT'"
+    check "$map: features and hardware handler of the $vendor profile" map_features "$vendor" "$map"
+    check "$map: path selector of the $vendor profile in the dm table" map_selector "$vendor" "$map"
+    if [ "$V_ALUA" = 1 ]; then
+      check "$map: group_by_prio on ALUA: dm table has 2 groups, first = portal A (optimized, higher path prio), second = portal B" map_groups_dm "$map"
+      if [ "$vendor" != vnx ]; then
+        check "$map: multipath -ll: 2 groups with different prio, higher = portal A, lower = portal B" map_groups_alua "$map"
+      fi
+    else
+      check "$map: multibus: one group holding both paths (portal A and B)" map_groups_multibus "$map"
+    fi
+    known_bug "sanpath's 12-dm-permissions.rules runs before Debian's 55-dm.rules sets DM_UDEV_RULES_VSN, so it always jumps to dm_end" \
+      "$map: /dev/mapper/$map is eucalyptus:disk 660 (the udev rule)" map_owner "$map"
+  done
+
+  {
+    echo "# provision-$vendor: what the lab saw ($(date -u +%FT%TZ), $(multipath -V 2>&1 | head -1))"
+    echo "## multipath -ll"; cat "$OUT/multipath-ll.txt"
+    echo "## multipathd show paths format '%d %w %m %c %t %T %o %p %s %g' (dev wwid map checker dm-state chk-state dev-state prio vendor/product/rev serial)"
+    cat "$OUT/paths.txt"
+    echo "## sessions (target portal iface netdev iface-ip sid state)"; cat "$OUT/sessions.txt"
+    echo "## dmsetup table"; cat "$OUT/dmsetup-table.txt"
+    echo "## where multipath-tools took each path's settings from (multipath -v3 -ll)"
+    multipath -v3 -ll 2>&1 | grep -E ': (checker|path_checker|prio|prio args|detect_prio|detect_checker|hardware_handler|retain_attached_hw_handler|no_path_retry|features|path_grouping_policy|path_selector|user_friendly_names) = ' | sort -u
+    echo "## experiment for the udev rule (not a check): the same file named 56-lab-dm-permissions.rules, after Debian's 55-dm.rules"
+    cp /etc/udev/rules.d/12-dm-permissions.rules /etc/udev/rules.d/56-lab-dm-permissions.rules
+    udevadm control --reload; udevadm trigger --action=change --subsystem-match=block --sysname-match='dm-*'; udevadm settle --timeout=20
+    for d in /dev/mapper/mpath*; do echo "$d: $(stat -L -c '%U:%G %a' "$d")"; done
+    rm -f /etc/udev/rules.d/56-lab-dm-permissions.rules; udevadm control --reload
+    echo "## sysfs: sd state, dh_state (kernel device handler), access_state (ALUA)"
+    local d
+    for d in /sys/block/sd*; do
+      echo "${d##*/}: state=$(cat $d/device/state) dh_state=$(cat $d/device/dh_state 2>/dev/null) access_state=$(cat $d/device/access_state 2>/dev/null) portal=$(disk_portal ${d##*/})"
+    done
+  } > "$OUT/observations.txt"
+  cat "$OUT/observations.txt"
+  lab_finish
+}
+
+# maps_formed N: N maps, and 2N paths that are in a map and active in dm (whatever the checker says)
+maps_formed() {
+  [ "$(nmaps)" -ge "$1" ] &&
+    [ "$(multipathd show paths raw format '%m %t' 2>/dev/null | awk '$1 != "[orphan]" && $2 == "active"' | wc -l)" -ge $((2 * $1)) ]
+}
+# vnx_checker_on_lio: LIO does not answer the EMC VPD page 0xC0 that emc_clariion sends, and the
+# built-in DGC entry sets detect_checker no, so the checker stays emc_clariion and reports
+# "doesn't support this device": chk_st undef on every path, dm state active
+vnx_checker_on_lio() {
+  local p; p=$(multipathd show paths raw format '%d %c %t %T' 2>/dev/null); echo "$p"
+  [ -n "$p" ] || return 1
+  awk '$2 != "emc_clariion" || $3 != "active" || $4 != "undef" { bad = 1 } END { exit bad }' <<< "$p" || return 1
+  grep -q "emc_clariion checker doesn't support this device" "$LAB_LOG/multipathd.log"
+}
+# map_groups_dm MAP: the kernel's table has 2 priority groups of one path each, in priority order:
+# group 1 holds the portal A path, group 2 the portal B path, and multipathd's path prio of the
+# first is higher
+map_groups_dm() {
+  local t groups p1 p2 d1 d2 pr1 pr2
+  t=$(dmsetup table "$1"); echo "$t"
+  # "... <#pgs> <first pg> <selector> <#sel args> [args] <#paths> <#path args> <dev> [args]..."
+  groups=$(awk '{ for (i = 1; i <= NF; i++) if ($i ~ /^[0-9]+:[0-9]+$/) printf "%s ", $i }' <<< "$t")
+  set -- $groups; [ $# = 2 ] || { echo "want 2 paths in the table, got: $groups"; return 1; }
+  grep -Eq ' 2 1 [a-z-]+ [0-9]+ (0 )?1 [0-9]+ ' <<< "$t" || { echo "want 2 groups of 1 path"; return 1; }
+  d1=$(basename "$(readlink -f /sys/dev/block/$1)") d2=$(basename "$(readlink -f /sys/dev/block/$2)")
+  pr1=$(multipathd show paths raw format '%d %p' | awk -v d="$d1" '$1 == d {print $2}')
+  pr2=$(multipathd show paths raw format '%d %p' | awk -v d="$d2" '$1 == d {print $2}')
+  echo "group 1: $d1 ($(disk_portal "$d1"), prio $pr1); group 2: $d2 ($(disk_portal "$d2"), prio $pr2)"
+  [ "$(disk_portal "$d1")" = "$PORTAL_A" ] && [ "$(disk_portal "$d2")" = "$PORTAL_B" ] && [ "${pr1:-0}" -gt "${pr2:-0}" ]
+}
+
+# device_section_live VENDOR_ID CONF SHOWCONFIG: some device block of SHOWCONFIG has every
+# "key value" line of CONF's device block for VENDOR_ID (quotes and spacing normalised)
+device_section_live() {
+  local want have missing=0 line
+  want=$(awk -v v="$1" '
+    function norm(s) { gsub(/"/, "", s); gsub(/[ \t]+/, " ", s); sub(/^ /, "", s); sub(/ $/, "", s); return s }
+    /^[ \t]*#/ { next }
+    /^[ \t]*device[ \t]*\{/ { indev = 1; n = 0; mine = 0; next }
+    indev && /^[ \t]*\}/ { if (mine) for (i = 1; i <= n; i++) print l[i]; indev = 0; next }
+    indev { s = norm($0); if (s == "") next; l[++n] = s; if (s == "vendor " v) mine = 1 }' "$2")
+  [ -n "$want" ] || { echo "no device section for vendor $1 in $2"; return 1; }
+  have=$(awk -v v="$1" '
+    function norm(s) { gsub(/"/, "", s); gsub(/[ \t]+/, " ", s); sub(/^ /, "", s); sub(/ $/, "", s); return s }
+    /^[ \t]*device[ \t]*\{/ { indev = 1; b = ""; mine = 0; next }
+    indev && /^[ \t]*\}/ { if (mine) print b "@@"; indev = 0; next }
+    indev { s = norm($0); b = b s "\n"; if (s == "vendor " v) mine = 1 }' "$3")
+  [ -n "$have" ] || { echo "no device block with vendor $1 in multipathd show config"; return 1; }
+  # one live block must hold every wanted line
+  local block ok
+  while IFS= read -r -d '@' block; do
+    [ -z "${block//[$'\n@']/}" ] && continue
+    ok=1
+    while IFS= read -r line; do grep -qxF -- "$line" <<< "$block" || { ok=0; break; }; done <<< "$want"
+    [ $ok = 1 ] && { echo "live device block holds all $(grep -c . <<< "$want") lines:"; echo "$block"; return 0; }
+  done <<< "$have"
+  echo "no live $1 device block holds all of:"; echo "$want"
+  echo "live $1 blocks:"; echo "${have//@@/---}"
+  return 1
+}
+# mpath_conf_clean: multipath -t (parse the current /etc/multipath.conf) prints nothing on stderr
+mpath_conf_clean() {
+  local err
+  err=$(multipath -t 2>&1 >/dev/null)
+  [ -z "$err" ] || { echo "$err"; return 1; }
+}
+node_records_ok() {
+  local iqn want rc=0 rec p i
+  want=$(awk -F' *= *' '$1 == "node.session.timeo.replacement_timeout" {print $2}' /etc/iscsi/iscsid.conf)
+  [ -n "$want" ] || { echo "no replacement_timeout in iscsid.conf"; return 1; }
+  for iqn in $(lab_iqns "$1"); do
+    for p in "$PORTAL_A:3260 iface0 ini0" "$PORTAL_B:3260 iface1 ini1"; do
+      set -- $p
+      rec=$(iscsiadm -m node -T "$iqn" -p "$1" -I "$2") || { echo "no record $iqn $1 $2"; rc=1; continue; }
+      grep -qx "node.session.timeo.replacement_timeout = $want" <<< "$rec" || { echo "$iqn $1 $2: $(grep replacement_timeout <<< "$rec") (want $want)"; rc=1; }
+      grep -qx "iface.net_ifacename = $3" <<< "$rec" || { echo "$iqn $1 $2: $(grep net_ifacename <<< "$rec") (want $3)"; rc=1; }
+    done
+  done
+  ls -R /etc/iscsi/nodes
+  return $rc
+}
+# sessions_bound N: N sessions; portal A ones via iface0/ini0/192.0.2.1, portal B via iface1/ini1/198.51.100.1
+sessions_bound() {
+  local s
+  s=$(lab_sessions); echo "$s"
+  [ "$(grep -c . <<< "$s")" = "$1" ] || { echo "want $1 sessions"; return 1; }
+  awk -v a="$PORTAL_A" -v b="$PORTAL_B" '
+    $2 == a ":3260" && ($3 != "iface0" || $4 != "ini0" || $5 != "192.0.2.1") { bad = 1; print "wrong binding: " $0 }
+    $2 == b ":3260" && ($3 != "iface1" || $4 != "ini1" || $5 != "198.51.100.1") { bad = 1; print "wrong binding: " $0 }
+    $2 != a ":3260" && $2 != b ":3260" { bad = 1; print "unexpected portal: " $0 }
+    $7 != "LOGGED_IN" { bad = 1; print "not logged in: " $0 }
+    END { exit bad }' <<< "$s"
+}
+disks_identity() {
+  local d v m rc=0 n=0
+  for d in /sys/block/sd*; do
+    [ -e "$d" ] || continue
+    n=$((n + 1))
+    v=$(sed 's/ *$//' "$d/device/vendor"); m=$(sed 's/ *$//' "$d/device/model")
+    echo "${d##*/}: '$v' '$m'"
+    [ "$v" = "$V_ID" ] && [ "$m" = "$V_PRODUCT" ] || rc=1
+  done
+  [ $n -gt 0 ] && return $rc
+}
+# map_features VENDOR MAP: the dm features and hardware handler the profile asks for
+map_features() {
+  local head; head=$(multipath -ll "$2" | sed -n 2p); echo "$head"
+  case $1 in
+    netapp)     grep -q "features='[0-9]* queue_if_no_path pg_init_retries 50'" <<< "$head" && grep -q "hwhandler='1 alua'" <<< "$head" ;;
+    vnx)        grep -q "features='1 queue_if_no_path'" <<< "$head" && grep -q "hwhandler='1 alua'" <<< "$head" ;;
+    equallogic) grep -q "features='1 queue_if_no_path'" <<< "$head" && grep -q "hwhandler='0'" <<< "$head" ;;
+  esac
+}
+map_selector() {
+  local t; t=$(dmsetup table "$2"); echo "$t"
+  case $1 in
+    netapp|vnx) grep -q 'service-time 0' <<< "$t" ;;
+    equallogic) grep -q 'round-robin 0' <<< "$t" && ! grep -q 'service-time' <<< "$t" ;;
+  esac
+}
+map_groups_alua() {
+  local g; g=$(mpath_groups "$1"); echo "$g"
+  [ "$(grep -c . <<< "$g")" = 2 ] || { echo "want 2 path groups"; return 1; }
+  local hi lo
+  hi=$(sort -k1,1nr <<< "$g" | head -1) lo=$(sort -k1,1nr <<< "$g" | tail -1)
+  set -- $hi; local hp=$1 hd=$3 hn=$#
+  set -- $lo; local lp=$1 ld=$3 ln=$#
+  echo "high: prio $hp $hd ($(disk_portal "$hd")), low: prio $lp $ld ($(disk_portal "$ld"))"
+  [ "$hn" = 3 ] && [ "$ln" = 3 ] && [ "$hp" -gt "$lp" ] &&
+    [ "$(disk_portal "$hd")" = "$PORTAL_A" ] && [ "$(disk_portal "$ld")" = "$PORTAL_B" ]
+}
+map_groups_multibus() {
+  local g; g=$(mpath_groups "$1"); echo "$g"
+  [ "$(grep -c . <<< "$g")" = 1 ] || { echo "want 1 path group"; return 1; }
+  set -- $g
+  [ $# = 4 ] && [ "$(printf '%s\n' "$(disk_portal "$3")" "$(disk_portal "$4")" | sort | tr '\n' ' ')" = "$PORTAL_A $PORTAL_B " ]
+}
+map_owner() {
+  local s dm; s=$(stat -L -c '%U:%G %a' "/dev/mapper/$1"); dm=$(readlink -f "/dev/mapper/$1")
+  echo "/dev/mapper/$1 -> $dm: $s"
+  [ "$s" = "eucalyptus:disk 660" ] && return 0
+  echo "udev rules files for dm, in the order udev reads them:"; ls /etc/udev/rules.d /lib/udev/rules.d | grep -E 'dm|multipath' | sort
+  echo "udevadm test --action=change /sys/class/block/${dm##*/} (rules that matched):"
+  SYSTEMD_LOG_LEVEL=debug udevadm test --action=change "/sys/class/block/${dm##*/}" 2>&1 | grep -E '12-dm-permissions|55-dm.rules:.*DM_UDEV_RULES_VSN|OWNER|GROUP|MODE' | head -20
+  return 1
+}
