@@ -1,0 +1,176 @@
+import Foundation
+import SanpathHealth
+import Testing
+
+let model = HealthModel(site: LabHost.site)
+
+func alerts(_ host: LabHost) -> [AlertCandidate] {
+    AlertGrouping.candidates(model.findings(host.snapshot), snapshot: host.snapshot, model: model)
+}
+
+@Suite struct FindingsAndGroupingTests {
+    @Test func aHealthyHostHasNoFinding() {
+        #expect(model.findings(LabHost(luns: 4).snapshot).isEmpty)
+    }
+
+    /// Cutting one path: exactly one alert, naming the path, its iface, NIC and portal.
+    @Test func oneCutPathIsOneAlertNamingIfaceNICAndPortal() throws {
+        var host = LabHost(luns: 1)
+        host.cut(portal: LabHost.portalB)
+        let all = alerts(host)
+        #expect(all.count == 1, "\(all.map(\.key))")
+        let alert = try #require(all.first)
+        #expect(alert.paths == [PathRef(device: "sda", map: "mpatha", iface: "iface1", nic: "ini1", portal: LabHost.portalB, target: "iqn.2003-01.org.linux-iscsi.lab:target0")])
+        #expect(alert.summary.contains("sda (mpatha) via iface1/ini1 to 198.51.100.2:3260"))
+        #expect(alert.severity == .warning)
+    }
+
+    /// A NIC carrying paths of four maps: one alert, not four.
+    @Test func aDeadNICIsOneAlertForEveryMap() throws {
+        var host = LabHost(luns: 4)
+        host.linkDown("ini1")
+        let all = alerts(host)
+        #expect(all.map(\.key) == ["nic-down:ini1"])
+        #expect(all[0].maps == ["mpatha", "mpathb", "mpathc", "mpathd"])
+        #expect(all[0].paths.count == 4)
+        #expect(all[0].paths.allSatisfy { $0.nic == "ini1" && $0.portal == LabHost.portalB })
+    }
+
+    /// The NIC's alert names every path it carries, before dm has failed them all.
+    @Test func aDeadNICNamesPathsDMHasNotFailedYet() {
+        var host = LabHost(luns: 4)
+        host.snapshot.nics["ini1"] = NIC(name: "ini1", operstate: "down", carrier: nil)
+        host.failInDM(["sda"])
+        let all = alerts(host)
+        #expect(all.map(\.key) == ["nic-down:ini1"])
+        #expect(all[0].paths.count == 4)
+    }
+
+    /// EqualLogic: one target (and session) per volume; every session to a portal down is the portal.
+    @Test func everySessionToAPortalDownIsThePortal() {
+        var host = LabHost(luns: 4, targetPerLUN: true)
+        host.cut(portal: LabHost.portalB)
+        #expect(alerts(host).map(\.key) == ["portal-unreachable:\(LabHost.portalB)"])
+    }
+
+    @Test func oneSessionOfManyIsASession() {
+        var host = LabHost(luns: 4, targetPerLUN: true)
+        // only target2's session to portal B dies
+        let index = host.snapshot.sessions.firstIndex { $0.target.hasSuffix("target2") && $0.portal == LabHost.portalB }!
+        host.snapshot.sessions[index].state = "FREE"
+        host.failInDM(Set(host.snapshot.sessions[index].devices))
+        #expect(alerts(host).map(\.key) == ["session-down:session\(host.snapshot.sessions[index].id)"])
+    }
+
+    /// A session still FAILED (recovering) with dm paths active is not an alert yet: no wolf.
+    @Test func aRecoveringSessionIsNotAnAlert() {
+        var host = LabHost(luns: 2)
+        host.snapshot.sessions[0].state = "FAILED"
+        for d in host.snapshot.sessions[0].devices { host.snapshot.scsiDevices[d]?.state = "blocked" }
+        #expect(alerts(host).isEmpty)
+    }
+
+    /// dmsetup message fail_path: the session is up, the path alone is lost.
+    @Test func aPathFailedInTheKernelAlone() {
+        var host = LabHost(luns: 2)
+        host.failInDM(["sdc"])
+        #expect(alerts(host).map(\.key) == ["path-lost:sdc"])
+        #expect(model.findings(host.snapshot).map(\.kind) == [.mapDegraded, .pathLost])
+    }
+
+    @Test func noPathLeftIsCritical() throws {
+        var host = LabHost(luns: 2)
+        host.cut(portal: LabHost.portalA)
+        host.cut(portal: LabHost.portalB)
+        let all = alerts(host)
+        #expect(all.count == 2)
+        #expect(all.allSatisfy { $0.severity == .critical })
+        #expect(all.allSatisfy { $0.summary.contains("no path left on mpatha, mpathb") })
+        let findings = model.findings(host.snapshot)
+        #expect(findings.filter { $0.kind == .mapNoPath }.map(\.subject) == ["mpatha", "mpathb"])
+    }
+
+    @Test func aMissingPathWithoutALostOneIsADegradedMap() {
+        var host = LabHost(luns: 1)
+        host.snapshot.maps[0].groups[0].paths.removeLast()
+        #expect(alerts(host).map(\.key) == ["map-degraded:mpatha"])
+    }
+
+    @Test func tooManyPathsMeansAWWIDClash() {
+        var host = LabHost(luns: 2)
+        host.snapshot.maps[0].groups[0].paths += host.snapshot.maps[1].groups[0].paths
+        host.snapshot.maps.removeLast()
+        #expect(model.findings(host.snapshot).contains { $0.kind == .mapTooManyPaths && $0.subject == "mpatha" })
+    }
+
+    @Test func ifaceBindingDrift() {
+        var host = LabHost(luns: 1)
+        host.snapshot.ifaces[1].netIfaceName = "ini0"
+        host.snapshot.sessions[0].netdev = "ini0"
+        let kinds = model.findings(host.snapshot).map(\.kind)
+        #expect(kinds.contains(.ifaceWrongNIC))
+        #expect(kinds.contains(.sessionWrongNetdev))
+        #expect(kinds.contains(.singleNIC))
+        host.snapshot.ifaces.removeFirst()
+        #expect(model.findings(host.snapshot).contains { $0.kind == .ifaceUnbound && $0.subject == "iface0" })
+    }
+
+    /// Eucalyptus tries SAN hosts in sorted order: 10.9.0.1 first.
+    @Test func sanHostFailoverAndLossOfAll() {
+        var host = LabHost(luns: 1)
+        host.snapshot.sanHosts[0] = SANHostState(host: "10.9.0.1", port: 22, reachable: false, lastFailure: host.snapshot.time, consecutiveFailures: 3)
+        var kinds = model.findings(host.snapshot).map(\.kind)
+        #expect(kinds.contains(.sanHostUnreachable))
+        #expect(kinds.contains(.sanHostFailover))
+        #expect(model.activeSANHost(host.snapshot)?.host == "10.9.0.2")
+        host.snapshot.sanHosts[1] = SANHostState(host: "10.9.0.2", port: 22, reachable: false, lastFailure: host.snapshot.time, consecutiveFailures: 2)
+        kinds = model.findings(host.snapshot).map(\.kind)
+        #expect(kinds == [.allSANHostsUnreachable])
+        // a single failed probe is not enough
+        host.snapshot.sanHosts[1].consecutiveFailures = 1
+        #expect(!model.findings(host.snapshot).map(\.kind).contains(.allSANHostsUnreachable))
+    }
+
+    @Test func portalProbeJoinsThePortalAlert() {
+        var host = LabHost(luns: 1)
+        host.snapshot.portalProbes = [PortalProbe(portal: LabHost.portalB, nic: "ini1", reachable: false, consecutiveFailures: 3)]
+        #expect(alerts(host).map(\.key) == ["portal-unreachable:\(LabHost.portalB)"])
+        host.cut(portal: LabHost.portalB)
+        #expect(alerts(host).map(\.key) == ["portal-unreachable:\(LabHost.portalB)"])
+    }
+
+    @Test func mapsOfOtherArraysGetNoExpectedCount() {
+        var host = LabHost(luns: 1)
+        host.snapshot.maps.append(MultipathMap(name: "hitachi0", wwid: "360060e8", groups: [PathGroup(state: .active, paths: [MapPath(majorMinor: "65:0", kernelState: .active)])]))
+        #expect(model.findings(host.snapshot).isEmpty)
+        let report = StatusReport(model: model, snapshot: host.snapshot, findings: [])
+        #expect(report.maps.first { $0.name == "hitachi0" }?.expectedPaths == nil)
+    }
+}
+
+@Suite struct StatusViewTests {
+    /// Nagios: 2 with no path left, 1 degraded, 0 healthy.
+    @Test(arguments: [(0, Int32(0), "SANPATH OK"), (1, Int32(1), "SANPATH WARNING"), (2, Int32(2), "SANPATH CRITICAL")])
+    func nagiosExitCodes(_ portalsCut: Int, _ code: Int32, _ prefix: String) {
+        var host = LabHost(luns: 2)
+        if portalsCut >= 1 { host.cut(portal: LabHost.portalB) }
+        if portalsCut >= 2 { host.cut(portal: LabHost.portalA) }
+        let findings = model.findings(host.snapshot)
+        let nagios = NagiosReport(StatusReport(model: model, snapshot: host.snapshot, findings: findings), thresholds: .init())
+        #expect(nagios.exitCode == code)
+        #expect(nagios.output.hasPrefix(prefix))
+        #expect(nagios.output.contains("'mpatha'=\(2 - portalsCut);2:;1:;0;2"))
+    }
+
+    @Test func tableShowsMapsPathsIfacesHostsAndFindings() {
+        var host = LabHost(luns: 1)
+        host.cut(portal: LabHost.portalB)
+        let findings = model.findings(host.snapshot)
+        let table = StatusReport(model: model, snapshot: host.snapshot, findings: findings).table()
+        #expect(table.hasPrefix("sanpath status (equallogic nc): WARNING · 1 map(s), 1/2 paths up, 1/2 sessions logged in, SAN hosts 2/2 up"))
+        #expect(table.contains("LOST  sda"))
+        #expect(table.contains("iface1  ini1"))
+        #expect(table.contains("10.9.0.1  22    up"))
+        #expect(table.contains("WARNING session-down: iSCSI session 1 to 198.51.100.2:3260"))
+    }
+}
