@@ -314,3 +314,27 @@ public struct PortalProbe: Sendable, Hashable, Codable {
         self.latency = latency
     }
 }
+
+extension SANHostState {
+    /// Records a probe: the connect time, or nil when it failed.
+    public mutating func record(latency probeLatency: Double?, at time: Date) {
+        if let probeLatency {
+            reachable = true
+            latency = probeLatency
+            consecutiveFailures = 0
+        } else {
+            reachable = false
+            consecutiveFailures += 1
+            lastFailure = time
+        }
+    }
+}
+
+extension PortalProbe {
+    /// Records a probe: the connect time, or nil when it failed.
+    public mutating func record(latency probeLatency: Double?) {
+        reachable = probeLatency != nil
+        latency = probeLatency ?? latency
+        consecutiveFailures = probeLatency == nil ? consecutiveFailures + 1 : 0
+    }
+}

@@ -1,0 +1,239 @@
+import Foundation
+import Logging
+import SanpathHealth
+import SanpathSite
+import SanpathSystem
+
+/// Where snapshots come from: the collectors in production, captured snapshots in tests.
+public protocol SnapshotSource: Sendable {
+    /// A full collection: every map, disk, session, iface file and NIC.
+    func collect() async throws -> Snapshot
+    /// The snapshot with one map re-read (dm status, its disks, their sessions, the NICs):
+    /// the fast path for a dm path event.
+    func refresh(map name: String, in snapshot: Snapshot) async throws -> Snapshot
+}
+
+/// Where alert events go: the outbox in production.
+public protocol AlertDispatcher: Sendable {
+    /// Hands events over for delivery; returns once they are durable.
+    func dispatch(_ events: [AlertEvent]) async
+}
+
+/// The monitor's brain: keeps the latest snapshot, turns it into findings and alerts, and hands
+/// alert events to the dispatcher. Collectors feed it (udev events, resync timer, probes); the
+/// HTTP endpoints read it. All state changes go through this actor.
+public actor MonitorEngine {
+    /// Counters for /metrics.
+    public struct Stats: Sendable, Hashable {
+        /// Full scans done.
+        public var fullScans = 0
+        /// Map refreshes done on the event fast path.
+        public var mapRefreshes = 0
+        /// udev events seen, by kind (`path-failed`, `path-reinstated`, `add`, `remove`, `change`, `overflow`).
+        public var events: [String: Int] = [:]
+        /// Seconds the last full scan took.
+        public var lastScanDuration: Double = 0
+        /// When the last full scan finished.
+        public var lastFullScan: Date?
+        /// The last collection error, if the last scan failed.
+        public var lastError: String?
+    }
+
+    /// The health model (site).
+    public private(set) var model: HealthModel
+    /// The latest snapshot (nil before the first scan).
+    public private(set) var snapshot: Snapshot?
+    /// Findings of the latest snapshot.
+    public private(set) var findings: [Finding] = []
+    /// Counters.
+    public private(set) var stats = Stats()
+
+    private var machine: AlertStateMachine
+    private let source: any SnapshotSource
+    private let dispatcher: any AlertDispatcher
+    private let logger: Logger
+    private let monotonic: @Sendable () -> Double
+    private var sanHosts: [SANHostState]
+    private var portalProbes: [String: PortalProbe] = [:]
+    private var scanScheduled = false
+    private var firstScanWaiters: [CheckedContinuation<Void, Never>] = []
+
+    /// Creates the engine. `restored` are the alerts that were firing when the daemon stopped.
+    public init(
+        site: Site, policy: AlertPolicy, source: any SnapshotSource, dispatcher: any AlertDispatcher,
+        sanHostPort: @escaping @Sendable (SANHost) -> Int, restored: [AlertStateMachine.Firing] = [], logger: Logger,
+        monotonic: @escaping @Sendable () -> Double = MonitorEngine.monotonicNow
+    ) {
+        self.model = HealthModel(site: site)
+        self.machine = AlertStateMachine(policy: policy, restored: restored)
+        self.source = source
+        self.dispatcher = dispatcher
+        self.logger = logger
+        self.monotonic = monotonic
+        self.sanHosts = site.sanHostsInEucalyptusOrder.map { SANHostState(host: $0.host, port: $0.port ?? sanHostPort($0)) }
+    }
+
+    /// CLOCK_MONOTONIC in seconds (the clock `udevadm monitor` stamps events with).
+    public static let monotonicNow: @Sendable () -> Double = {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+    }
+
+    /// The alerts firing now, as firing events (for /status and /metrics).
+    public var firingAlerts: [AlertEvent] {
+        machine.firing.map {
+            AlertEvent(
+                id: $0.candidate.key, alertKey: $0.candidate.key, time: $0.startedAt, state: .firing, kind: $0.candidate.kind,
+                severity: $0.candidate.severity, summary: $0.candidate.summary, maps: $0.candidate.maps,
+                paths: $0.candidate.paths, startedAt: $0.startedAt)
+        }
+    }
+
+    /// What must be persisted so a restart neither re-fires nor forgets.
+    public var firingState: [AlertStateMachine.Firing] { machine.firing }
+
+    /// The SAN hosts to probe, in Eucalyptus' order.
+    public var sanHostTargets: [(host: String, port: Int)] { sanHosts.map { ($0.host, $0.port) } }
+
+    /// Returns once the first full scan has finished (for READY=1).
+    public func waitForFirstScan() async {
+        if stats.lastFullScan != nil { return }
+        await withCheckedContinuation { firstScanWaiters.append($0) }
+    }
+
+    /// Collects everything and evaluates.
+    @discardableResult
+    public func fullScan() async -> Snapshot? {
+        let start = monotonic()
+        do {
+            var fresh = try await source.collect()
+            fresh.sanHosts = sanHosts
+            fresh.portalProbes = portalProbes.values.sorted { $0.portal < $1.portal }
+            snapshot = fresh
+            stats.lastError = nil
+        } catch {
+            stats.lastError = "\(error)"
+            logger.error("full scan failed", metadata: ["error": "\(error)"])
+        }
+        stats.fullScans += 1
+        stats.lastScanDuration = monotonic() - start
+        stats.lastFullScan = Date()
+        for waiter in firstScanWaiters { waiter.resume() }
+        firstScanWaiters = []
+        await evaluate()
+        return snapshot
+    }
+
+    /// Handles one udev item: a dm path event refreshes that map at once; disks and maps
+    /// coming and going, and lost events, schedule a full scan.
+    public func handle(_ item: UdevStreamItem) async {
+        switch item {
+        case .overflow:
+            stats.events["overflow", default: 0] += 1
+            logger.warning("udev events were lost (ENOBUFS): full resync")
+            await fullScan()
+        case .event(let event):
+            if let action = event.properties["DM_ACTION"], let name = event.properties["DM_NAME"] {
+                stats.events[action == "PATH_FAILED" ? "path-failed" : action == "PATH_REINSTATED" ? "path-reinstated" : action.lowercased(), default: 0] += 1
+                logger.info(
+                    "dm path event",
+                    metadata: ["map": "\(name)", "action": "\(action)", "path": "\(event.properties["DM_PATH"] ?? "?")",
+                        "valid": "\(event.properties["DM_NR_VALID_PATHS"] ?? "?")"])
+                await refresh(map: name)
+                return
+            }
+            stats.events[event.action, default: 0] += 1
+            if event.action == "add" || event.action == "remove" || event.sysname.hasPrefix("dm-") {
+                scheduleFullScan()
+            }
+        }
+    }
+
+    /// Re-reads one map and evaluates; falls back to a full scan when it is unknown.
+    public func refresh(map name: String) async {
+        guard let current = snapshot, current.maps.contains(where: { $0.name == name }) else {
+            await fullScan()
+            return
+        }
+        do {
+            snapshot = try await source.refresh(map: name, in: current)
+            stats.mapRefreshes += 1
+        } catch {
+            logger.warning("map refresh failed, full scan", metadata: ["map": "\(name)", "error": "\(error)"])
+            await fullScan()
+            return
+        }
+        await evaluate()
+    }
+
+    /// Coalesces bursts (a login of 64 LUNs makes hundreds of events) into one scan.
+    private func scheduleFullScan() {
+        guard !scanScheduled else { return }
+        scanScheduled = true
+        Task {
+            try? await Task.sleep(for: .milliseconds(250))
+            await self.runScheduledScan()
+        }
+    }
+
+    private func runScheduledScan() async {
+        scanScheduled = false
+        await fullScan()
+    }
+
+    /// Records a SAN management host probe (connect time, or nil when it failed) and evaluates.
+    public func recordSANProbe(host: String, latency: Double?) async {
+        guard let index = sanHosts.firstIndex(where: { $0.host == host }) else { return }
+        sanHosts[index].record(latency: latency, at: Date())
+        snapshot?.sanHosts = sanHosts
+        await evaluate()
+    }
+
+    /// Records a portal probe through a NIC and evaluates.
+    public func recordPortalProbe(portal: String, nic: String, latency: Double?) async {
+        var probe = portalProbes[portal] ?? PortalProbe(portal: portal, nic: nic, reachable: true)
+        probe.record(latency: latency)
+        portalProbes[portal] = probe
+        snapshot?.portalProbes = portalProbes.values.sorted { $0.portal < $1.portal }
+        await evaluate()
+    }
+
+    /// Files that differ from the profile (config drift), from a periodic plan.
+    public func recordDrift(_ files: [String]?) async {
+        snapshot?.driftedFiles = files
+        await evaluate()
+    }
+
+    /// Re-evaluates without new data: `for` durations and holds run out with time alone.
+    public func tick() async { await evaluate() }
+
+    /// When the state machine next needs a look without new data.
+    public var nextDeadline: Double? { machine.nextDeadline() }
+
+    /// Replaces the site and policy (SIGHUP) and evaluates.
+    public func reload(site: Site, policy: AlertPolicy) async {
+        model = HealthModel(site: site)
+        machine.policy = policy
+        await fullScan()
+    }
+
+    private func evaluate() async {
+        guard let snapshot else { return }
+        findings = model.findings(snapshot)
+        let candidates = AlertGrouping.candidates(findings, snapshot: snapshot, model: model)
+        let events = machine.evaluate(candidates, monotonic: monotonic(), wall: Date())
+        guard !events.isEmpty else { return }
+        for event in events {
+            logger.log(
+                level: event.state == .firing ? .warning : .info, "alert \(event.state.rawValue)",
+                metadata: ["alert": "\(event.alertKey)", "summary": "\(event.summary)"])
+        }
+        await dispatcher.dispatch(events)
+    }
+
+    /// The status report of the latest snapshot.
+    public func report() -> StatusReport? {
+        snapshot.map { StatusReport(model: model, snapshot: $0, findings: findings, alerts: firingAlerts) }
+    }
+}
