@@ -1,0 +1,169 @@
+import Foundation
+import Logging
+import SanpathCore
+import SanpathDaemon
+import SanpathHealth
+import SanpathSite
+import SanpathSystem
+import Synchronization
+import Testing
+
+/// A host whose state the test sets; `refresh` re-reads the whole host (the engine cannot tell).
+final class ScriptedHost: SnapshotSource, Sendable {
+    let state: Mutex<Snapshot>
+    let collections = Mutex(0)
+    let refreshes = Mutex<[String]>([])
+
+    init(_ snapshot: Snapshot) { state = Mutex(snapshot) }
+
+    func set(_ change: (inout Snapshot) -> Void) { state.withLock { change(&$0) } }
+
+    func collect() async throws -> Snapshot {
+        collections.withLock { $0 += 1 }
+        return state.withLock { $0 }
+    }
+
+    func refresh(map name: String, in snapshot: Snapshot) async throws -> Snapshot {
+        refreshes.withLock { $0.append(name) }
+        return state.withLock { $0 }
+    }
+}
+
+final class CollectingDispatcher: AlertDispatcher, Sendable {
+    let events = Mutex<[AlertEvent]>([])
+    func dispatch(_ new: [AlertEvent]) async { events.withLock { $0 += new } }
+    var keys: [String] { events.withLock { $0.map { "\($0.state.rawValue):\($0.alertKey)" } } }
+}
+
+func labSite() -> Site {
+    let here = SourceLocation(source: "test")
+    return Site(
+        vendor: .netapp, role: .nc,
+        paths: [
+            ISCSIPath(iface: "iface0", portal: PortalAddress(host: "192.0.2.2"), location: here),
+            ISCSIPath(iface: "iface1", portal: PortalAddress(host: "198.51.100.2"), location: here),
+        ],
+        sanHosts: [SANHost(host: "10.9.0.1", location: here)],
+        interfaces: [
+            InterfaceBinding(iface: "iface0", nic: "ini0", location: here), InterfaceBinding(iface: "iface1", nic: "ini1", location: here),
+        ])
+}
+
+/// The lab's mpatha: sdb over session 1 (iface1/ini1, portal B), sda over session 2 (iface0/ini0, portal A).
+func labSnapshot() -> Snapshot {
+    Snapshot(
+        maps: [
+            MultipathMap(
+                name: "mpatha", wwid: "36001405ab5e1ab000000000000000000", groups: [
+                    PathGroup(
+                        state: .active, paths: [
+                            MapPath(majorMinor: "8:16", device: "sdb", kernelState: .active),
+                            MapPath(majorMinor: "8:0", device: "sda", kernelState: .active),
+                        ])
+                ])
+        ],
+        scsiDevices: [
+            "sdb": SCSIDevice(name: "sdb", state: "running", sessionID: 1), "sda": SCSIDevice(name: "sda", state: "running", sessionID: 2),
+        ],
+        sessions: [
+            ISCSISession(id: 1, target: "iqn.t", portalAddress: "198.51.100.2", portalPort: 3260, iface: "iface1", netdev: "ini1", state: "LOGGED_IN", devices: ["sdb"]),
+            ISCSISession(id: 2, target: "iqn.t", portalAddress: "192.0.2.2", portalPort: 3260, iface: "iface0", netdev: "ini0", state: "LOGGED_IN", devices: ["sda"]),
+        ],
+        ifaces: [IfaceFile(name: "iface0", netIfaceName: "ini0"), IfaceFile(name: "iface1", netIfaceName: "ini1")],
+        nics: ["ini0": NIC(name: "ini0", operstate: "up", carrier: true), "ini1": NIC(name: "ini1", operstate: "up", carrier: true)])
+}
+
+func pathEvent(_ action: String, map: String = "mpatha", path: String = "8:16") -> UdevStreamItem {
+    .event(
+        UdevEvent(
+            action: "change", sysname: "dm-0",
+            properties: ["DM_ACTION": action, "DM_NAME": map, "DM_PATH": path, "DM_NR_VALID_PATHS": "1"], receivedMonotonic: 0))
+}
+
+/// A monotonic clock the test moves.
+final class TestClock: Sendable {
+    let now = Mutex(1000.0)
+    func read() -> Double { now.withLock { $0 } }
+    func advance(_ seconds: Double) { now.withLock { $0 += seconds } }
+}
+
+@Suite struct MonitorEngineTests {
+    let clock = TestClock()
+
+    func engine(_ host: ScriptedHost, _ dispatcher: CollectingDispatcher, restored: [AlertStateMachine.Firing] = []) -> MonitorEngine {
+        let clock = self.clock
+        return MonitorEngine(
+            site: labSite(), policy: AlertPolicy(), source: host, dispatcher: dispatcher, sanHostPort: { _ in 443 },
+            restored: restored, logger: Logger(label: "test"), monotonic: { clock.read() })
+    }
+
+    @Test func aPathEventRefreshesOnlyItsMapAndFiresOnce() async {
+        let host = ScriptedHost(labSnapshot())
+        let dispatcher = CollectingDispatcher()
+        let engine = engine(host, dispatcher)
+        await engine.fullScan()
+        #expect(dispatcher.keys.isEmpty)
+        host.set { $0.maps[0].groups[0].paths[0].kernelState = .failed }
+        await engine.handle(pathEvent("PATH_FAILED"))
+        #expect(host.refreshes.withLock { $0 } == ["mpatha"])
+        #expect(host.collections.withLock { $0 } == 1, "a dm path event must not cost a full scan")
+        #expect(dispatcher.keys == ["firing:path-lost:sdb"])
+        let event = dispatcher.events.withLock { $0[0] }
+        #expect(event.paths == [PathRef(device: "sdb", map: "mpatha", iface: "iface1", nic: "ini1", portal: "198.51.100.2:3260", target: "iqn.t")])
+        host.set { $0.maps[0].groups[0].paths[0].kernelState = .active }
+        await engine.handle(pathEvent("PATH_REINSTATED"))
+        #expect(dispatcher.keys == ["firing:path-lost:sdb", "resolved:path-lost:sdb"])
+        #expect(await engine.stats.events == ["path-failed": 1, "path-reinstated": 1])
+    }
+
+    @Test func anUnknownMapOrAnOverflowMeansAFullScan() async {
+        let host = ScriptedHost(labSnapshot())
+        let engine = engine(host, CollectingDispatcher())
+        await engine.fullScan()
+        await engine.handle(pathEvent("PATH_FAILED", map: "mpathz"))
+        await engine.handle(.overflow)
+        #expect(host.collections.withLock { $0 } == 3)
+    }
+
+    @Test func sanHostProbesFeedFindingsAfterTwoFailures() async {
+        let host = ScriptedHost(labSnapshot())
+        let dispatcher = CollectingDispatcher()
+        let engine = engine(host, dispatcher)
+        await engine.fullScan()
+        await engine.recordSANProbe(host: "10.9.0.1", latency: nil)
+        #expect(await engine.findings.isEmpty)
+        await engine.recordSANProbe(host: "10.9.0.1", latency: nil)
+        #expect(await engine.findings.map(\.kind) == [.allSANHostsUnreachable])
+        // 30 s `for`: nothing yet, then it fires on a tick
+        #expect(dispatcher.keys.isEmpty)
+        clock.advance(31)
+        await engine.tick()
+        #expect(dispatcher.keys == ["firing:all-san-hosts-unreachable:san"])
+    }
+
+    @Test func restoredAlertsAreNotFiredAgainAfterARestart() async {
+        let host = ScriptedHost(labSnapshot())
+        host.set { $0.maps[0].groups[0].paths[0].kernelState = .failed }
+        let first = CollectingDispatcher()
+        let before = engine(host, first)
+        await before.fullScan()
+        #expect(first.keys == ["firing:path-lost:sdb"])
+        let saved = await before.firingState
+        let second = CollectingDispatcher()
+        let after = engine(host, second, restored: saved)
+        await after.fullScan()
+        #expect(second.keys.isEmpty)
+        host.set { $0.maps[0].groups[0].paths[0].kernelState = .active }
+        await after.fullScan()
+        #expect(second.keys == ["resolved:path-lost:sdb"])
+        #expect(second.events.withLock { $0[0].id } == first.events.withLock { $0[0].id.replacingOccurrences(of: "/firing", with: "/resolved") })
+    }
+
+    @Test func firstScanReleasesReadiness() async {
+        let engine = engine(ScriptedHost(labSnapshot()), CollectingDispatcher())
+        async let ready: Void = engine.waitForFirstScan()
+        await engine.fullScan()
+        await ready
+        #expect(await engine.stats.fullScans == 1)
+    }
+}
