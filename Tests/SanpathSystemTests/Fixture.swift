@@ -1,0 +1,51 @@
+import Foundation
+
+/// Captured material in Fixtures/ (copied into the test bundle).
+enum Fixture {
+    /// The Fixtures folder.
+    static var root: URL {
+        Bundle.module.resourceURL!.appendingPathComponent("Fixtures")
+    }
+
+    /// A file's text.
+    static func text(_ relative: String) throws -> String {
+        try String(contentsOf: root.appendingPathComponent(relative), encoding: .utf8)
+    }
+
+    /// Whether a file or folder exists.
+    static func exists(_ relative: String) -> Bool {
+        FileManager.default.fileExists(atPath: root.appendingPathComponent(relative).path)
+    }
+
+    /// The lines of a `--- title` section of a lab demo log (up to the next `--- ` line).
+    static func section(_ title: String, of text: String) -> [String] {
+        var lines: [String] = []
+        var inside = false
+        for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
+            if line.hasPrefix("--- ") {
+                if inside { break }
+                inside = line == "--- \(title)"
+                continue
+            }
+            if inside { lines.append(String(line)) }
+        }
+        return lines
+    }
+
+    /// The parameters after `name: start length multipath` of a `dmsetup status`/`table` line.
+    static func params(_ line: String) -> String {
+        let words = line.split(separator: " ", maxSplits: 4, omittingEmptySubsequences: true)
+        return words.count == 5 ? String(words[4]) : ""
+    }
+
+    /// The healthy 2-path map of the lab demo: (status params, table params).
+    static func demoMap() throws -> (status: String, table: String) {
+        let lines = section("dmsetup status / table", of: try text("examples/demo-states.txt"))
+        return (params(lines[0]), params(lines[1]))
+    }
+
+    /// The lab demo's `multipathd show maps json` reply.
+    static func demoMapsJSON() throws -> String {
+        section("multipathd show maps json", of: try text("examples/demo-states.txt")).joined(separator: "\n")
+    }
+}
