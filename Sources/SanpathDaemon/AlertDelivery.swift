@@ -1,0 +1,185 @@
+import Foundation
+import Logging
+import SanpathCore
+import SanpathHealth
+import ServiceLifecycle
+
+/// Carries alert events out of the process: the engine's `AlertDispatcher`, and the service
+/// that delivers from the outbox.
+///
+/// `dispatch` writes the events for every sink into the outbox, and the firing set into the
+/// alert-state table, in one transaction, then wakes the delivery loops. `run` runs one loop per
+/// sink: oldest pending entry first; on failure the entry waits (1 s doubling to 5 min, with
+/// jitter) and the sink's later entries wait behind it, so a sink sees events in order. Delivered
+/// entries are pruned after the retention period. Graceful shutdown stops the loops; what was not
+/// delivered stays pending and goes out after the next start.
+public final class AlertDelivery: Service, AlertDispatcher {
+    /// Timing of the delivery loops.
+    public struct Configuration: Sendable {
+        /// Delay between attempts of a failing entry.
+        public var backoff: Backoff
+        /// How long delivered entries are kept.
+        public var retention: Duration
+        /// How often old entries are pruned.
+        public var pruneInterval: Duration
+
+        /// The defaults: 1 s doubling to 5 min; keep a week; prune hourly.
+        public init(backoff: Backoff = Backoff(), retention: Duration = .seconds(7 * 86_400), pruneInterval: Duration = .seconds(3_600)) {
+            self.backoff = backoff
+            self.retention = retention
+            self.pruneInterval = pruneInterval
+        }
+    }
+
+    /// The sinks, in the order given (a second sink of the same name is dropped).
+    public let sinks: [any AlertSink]
+    /// The outbox.
+    public let outbox: Outbox
+
+    private let configuration: Configuration
+    private let logger: Logger
+    private let wakeups: [String: (stream: AsyncStream<Void>, continuation: AsyncStream<Void>.Continuation)]
+
+    /// Delivery from `database`'s outbox to `sinks`.
+    public init(database: StateDatabase, sinks: [any AlertSink], configuration: Configuration = Configuration(), logger: Logger) {
+        var seen = Set<String>()
+        self.sinks = sinks.filter { seen.insert($0.name).inserted }
+        self.outbox = Outbox(database: database)
+        self.configuration = configuration
+        self.logger = logger
+        var wakeups: [String: (AsyncStream<Void>, AsyncStream<Void>.Continuation)] = [:]
+        for sink in self.sinks {
+            wakeups[sink.name] = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
+        }
+        self.wakeups = wakeups
+    }
+
+    /// Hands events over; returns once they are in the outbox. Should the database fail, the
+    /// events are delivered once, directly, so that they are not lost without a word.
+    public func dispatch(_ events: [AlertEvent]) async {
+        guard !events.isEmpty else { return }
+        do {
+            try await publish(events)
+        } catch {
+            logger.error(
+                "cannot write alerts to the outbox; delivering them once without it",
+                metadata: ["error": "\(error)", "alerts": .array(events.map { .string($0.id) })])
+            for sink in sinks {
+                for event in events {
+                    do {
+                        try await sink.deliver(event)
+                    } catch {
+                        logger.error("direct delivery failed", metadata: ["sink": "\(sink.name)", "alert_id": "\(event.id)", "error": "\(error)"])
+                    }
+                }
+            }
+        }
+    }
+
+    /// Writes events to the outbox (with the alert state) and wakes the loops; throws when the
+    /// database cannot take them.
+    public func publish(_ events: [AlertEvent]) async throws(SanpathError) {
+        let changes = try AlertStateChanges.tracking(events)
+        try await outbox.enqueue(events, for: sinks.map(\.name), state: changes)
+        for wakeup in wakeups.values { wakeup.continuation.yield() }
+    }
+
+    /// Per sink: pending and kept entries and the oldest pending entry's last error.
+    public func summary() async throws(SanpathError) -> [OutboxSinkSummary] {
+        try await outbox.summary()
+    }
+
+    /// Delivers until graceful shutdown or cancellation.
+    public func run() async throws {
+        // a restart may have been made to fix a sink: try pending entries at once
+        try await outbox.clearBackoff()
+        let pending = try await outbox.pending()
+        if !pending.isEmpty {
+            logger.info("alerts left pending by the last run will be delivered", metadata: ["count": "\(pending.count)"])
+        }
+        await cancelWhenGracefulShutdown {
+            await withTaskGroup(of: Void.self) { group in
+                for sink in self.sinks {
+                    group.addTask { await self.deliverLoop(sink) }
+                }
+                group.addTask { await self.pruneLoop() }
+                await group.waitForAll()
+            }
+        }
+    }
+
+    private func deliverLoop(_ sink: any AlertSink) async {
+        guard var wakeup = wakeups[sink.name]?.stream.makeAsyncIterator() else { return }
+        var logger = self.logger
+        logger[metadataKey: "sink"] = "\(sink.name)"
+        while !Task.isCancelled {
+            let entry: OutboxEntry?
+            do {
+                entry = try await outbox.nextPending(for: sink.name)
+            } catch {
+                logger.error("cannot read the outbox", metadata: ["error": "\(error)"])
+                guard await pause(configuration.backoff.maximum / 10) else { return }
+                continue
+            }
+            guard let entry else {
+                // nothing pending: wait until something is enqueued (nil: shutting down)
+                guard await wakeup.next() != nil else { return }
+                continue
+            }
+            if let retryAt = entry.nextAttemptAt, retryAt > Date() {
+                guard await pause(.milliseconds(Int64(retryAt.timeIntervalSinceNow * 1000) + 1)) else { return }
+                continue
+            }
+            do {
+                try await sink.deliver(entry.event)
+            } catch {
+                // shutdown cut the attempt short: not the sink's fault, and the entry stays pending
+                if Task.isCancelled { return }
+                let failures = entry.attempts + 1
+                let delay = configuration.backoff.delay(afterFailures: failures)
+                logger.warning(
+                    "alert delivery failed; will retry",
+                    metadata: [
+                        "alert_id": "\(entry.event.id)", "attempt": "\(failures)", "retry_in_s": "\(delay.seconds)", "error": "\(error)",
+                    ])
+                do {
+                    try await outbox.recordFailure(entry.id, error: "\(error)", retryAt: Date().addingTimeInterval(delay.seconds))
+                } catch {
+                    logger.error("cannot record the failed attempt", metadata: ["error": "\(error)"])
+                    guard await pause(delay) else { return }
+                }
+                continue
+            }
+            do {
+                try await outbox.markDelivered(entry.id)
+                logger.debug("alert delivered", metadata: ["alert_id": "\(entry.event.id)", "attempts": "\(entry.attempts + 1)"])
+            } catch {
+                // it will be delivered again: at least once, never lost
+                logger.error("cannot mark an alert delivered", metadata: ["alert_id": "\(entry.event.id)", "error": "\(error)"])
+                guard await pause(configuration.backoff.maximum / 10) else { return }
+            }
+        }
+    }
+
+    private func pruneLoop() async {
+        let keep = Set(sinks.map(\.name))
+        repeat {
+            do {
+                let removed = try await outbox.prune(before: Date().addingTimeInterval(-configuration.retention.seconds), keepingSinks: keep)
+                if removed > 0 { logger.info("pruned old outbox entries", metadata: ["count": "\(removed)"]) }
+            } catch {
+                logger.error("cannot prune the outbox", metadata: ["error": "\(error)"])
+            }
+        } while await pause(configuration.pruneInterval)
+    }
+
+    /// Sleeps; false when cancelled.
+    private func pause(_ duration: Duration) async -> Bool {
+        do {
+            try await Task.sleep(for: duration)
+            return true
+        } catch {
+            return false
+        }
+    }
+}

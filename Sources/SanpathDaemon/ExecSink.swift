@@ -1,0 +1,168 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Foundation
+import SanpathCore
+import SanpathHealth
+
+/// Alerts handed to a program: run by argv, never through a shell, with the alert in its
+/// environment. Exit 0 is delivered; another status, a signal or the timeout throws so the
+/// outbox retries (the program sees the same `SANPATH_ALERT_ID` again and may skip it).
+///
+/// Variables: `SANPATH_ALERT_ID`, `SANPATH_ALERT_KEY`, `SANPATH_ALERT_STATE` (firing|resolved),
+/// `SANPATH_ALERT_KIND`, `SANPATH_ALERT_SEVERITY`, `SANPATH_ALERT_SUMMARY`, `SANPATH_ALERT_MAPS`
+/// (comma list), `SANPATH_ALERT_PATHS` (one path per line), `SANPATH_ALERT_TIME`,
+/// `SANPATH_ALERT_STARTED_AT` and `SANPATH_ALERT_JSON` (the stdout line).
+public struct ExecSink: AlertSink {
+    /// `exec:<argv joined by spaces>`.
+    public let name: String
+    /// The program and its arguments; the program is an absolute path.
+    public let argv: [String]
+
+    private let timeout: Duration
+    private let environment: [String: String]
+
+    /// Variables of the daemon a hook must not inherit: with them it could speak to systemd for
+    /// the daemon, or take over its sockets.
+    static let withheld: Set<String> = ["NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID", "LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES"]
+
+    /// A sink running `argv` (argv[0] an absolute path) for each event, killed after `timeout`.
+    /// The program inherits `environment` (the daemon's by default, less systemd's variables)
+    /// plus the alert's variables.
+    public init(argv: [String], timeout: Duration = .seconds(30), environment: [String: String] = ProcessInfo.processInfo.environment) {
+        self.name = "exec:\(argv.joined(separator: " "))"
+        self.argv = argv
+        self.timeout = timeout
+        self.environment = environment.filter { !ExecSink.withheld.contains($0.key) }
+    }
+
+    /// The alert's variables.
+    public static func variables(for event: AlertEvent) -> [String: String] {
+        [
+            "SANPATH_ALERT_ID": event.id,
+            "SANPATH_ALERT_KEY": event.alertKey,
+            "SANPATH_ALERT_STATE": event.state.rawValue,
+            "SANPATH_ALERT_KIND": event.kind,
+            "SANPATH_ALERT_SEVERITY": event.severity.rawValue,
+            "SANPATH_ALERT_SUMMARY": event.summary,
+            "SANPATH_ALERT_MAPS": event.maps.joined(separator: ","),
+            "SANPATH_ALERT_PATHS": event.paths.map(\.description).joined(separator: "\n"),
+            "SANPATH_ALERT_TIME": AlertEventJSON.timestamp(event.time),
+            "SANPATH_ALERT_STARTED_AT": AlertEventJSON.timestamp(event.startedAt),
+            "SANPATH_ALERT_JSON": AlertEventJSON.line(event),
+        ]
+    }
+
+    /// Runs the program once for the event.
+    public func deliver(_ event: AlertEvent) async throws {
+        guard let program = argv.first, program.hasPrefix("/") else {
+            throw SanpathError(.delivery, "exec sink needs an absolute program path, not '\(argv.first ?? "")'")
+        }
+        let variables = environment.merging(ExecSink.variables(for: event)) { _, alert in alert }
+        let (outcome, output) = try await runProgram(argv, environment: variables, timeout: timeout)
+        let excerpt = output.isEmpty ? "" : ": \(output)"
+        switch outcome {
+        case .exited(0):
+            return
+        case .exited(let status):
+            throw SanpathError(.delivery, "\(program) exited with status \(status)\(excerpt)")
+        case .signalled(let signal):
+            throw SanpathError(.delivery, "\(program) was killed by signal \(signal)\(excerpt)")
+        case .timedOut:
+            throw SanpathError(.delivery, "\(program) did not finish within \(timeout.seconds) s and was killed\(excerpt)")
+        case .cancelled:
+            throw CancellationError()
+        }
+    }
+}
+
+/// How a hook run ended.
+private enum ProgramOutcome: Sendable, Equatable {
+    case exited(Int32)
+    case signalled(Int32)
+    case timedOut
+    case cancelled
+}
+
+/// Runs a hook program and returns how it ended and the last lines of its output.
+///
+/// Output (stdout and stderr together) goes to a temporary file, not a pipe: a grandchild that
+/// outlives the program may hold a pipe open forever, a file it can only keep writing to. The
+/// program runs in its own process group (Foundation's `Process` puts it there), so a timeout or
+/// a cancellation kills the whole group: SIGTERM, then SIGKILL two seconds later.
+private func runProgram(
+    _ argv: [String], environment: [String: String], timeout: Duration
+) async throws -> (ProgramOutcome, String) {
+    let outputPath = FileManager.default.temporaryDirectory.appendingPathComponent("sanpath-exec-\(UUID().uuidString)").path
+    guard FileManager.default.createFile(atPath: outputPath, contents: nil, attributes: [.posixPermissions: 0o600]),
+        let output = FileHandle(forWritingAtPath: outputPath)
+    else {
+        throw SanpathError(.delivery, "cannot create a temporary file for the output of \(argv[0])")
+    }
+    defer { try? FileManager.default.removeItem(atPath: outputPath) }
+
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: argv[0])
+    process.arguments = Array(argv.dropFirst())
+    process.environment = environment
+    process.standardInput = FileHandle.nullDevice
+    process.standardOutput = output
+    process.standardError = output
+    let (exit, continuation) = AsyncStream<ProgramOutcome>.makeStream(bufferingPolicy: .bufferingNewest(1))
+    process.terminationHandler = { finished in
+        switch finished.terminationReason {
+        case .exit: continuation.yield(.exited(finished.terminationStatus))
+        case .uncaughtSignal: continuation.yield(.signalled(finished.terminationStatus))
+        @unknown default: continuation.yield(.exited(finished.terminationStatus))
+        }
+        continuation.finish()
+    }
+    do {
+        try process.run()
+        try? output.close()
+    } catch {
+        try? output.close()
+        throw SanpathError(.delivery, "cannot run \(argv[0]): \(error.localizedDescription)", underlying: error)
+    }
+    let pid = process.processIdentifier
+
+    let outcome = await withTaskGroup(of: ProgramOutcome?.self) { group in
+        group.addTask {
+            for await outcome in exit { return outcome }
+            return nil
+        }
+        group.addTask {
+            do {
+                try await Task.sleep(for: timeout)
+                return .timedOut
+            } catch {
+                return .cancelled
+            }
+        }
+        var first: ProgramOutcome? = nil
+        while first == nil, let next = await group.next() {
+            first = next
+        }
+        group.cancelAll()
+        return first ?? .cancelled
+    }
+    if outcome == .timedOut || outcome == .cancelled {
+        kill(-pid, SIGTERM)
+        Task.detached {
+            try? await Task.sleep(for: .seconds(2))
+            // the group may be gone by now; ESRCH is fine
+            kill(-pid, SIGKILL)
+        }
+    }
+    withExtendedLifetime(process) {}
+    return (outcome, outputExcerpt(atPath: outputPath))
+}
+
+/// The last three lines of a hook's output, joined with ` | ` (at most 400 bytes read).
+private func outputExcerpt(atPath path: String) -> String {
+    guard let data = FileManager.default.contents(atPath: path), !data.isEmpty else { return "" }
+    let tail = String(decoding: data.suffix(400), as: UTF8.self)
+    return tail.split(whereSeparator: \.isNewline).suffix(3).joined(separator: " | ").trimmingCharacters(in: .whitespaces)
+}
