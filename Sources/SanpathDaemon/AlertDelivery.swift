@@ -151,7 +151,10 @@ public final class AlertDelivery: Service, AlertDispatcher {
                 continue
             }
             do {
-                try await outbox.markDelivered(entry.id)
+                // bookkeeping finishes even when shutdown cancels the loop right now: a delivered
+                // entry left pending would go out once more after the restart
+                let id = entry.id
+                try await Task { [outbox] in try await outbox.markDelivered(id) }.value
                 logger.debug("alert delivered", metadata: ["alert_id": "\(entry.event.id)", "attempts": "\(entry.attempts + 1)"])
             } catch {
                 // it will be delivered again: at least once, never lost
