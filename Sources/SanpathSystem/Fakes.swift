@@ -1,0 +1,152 @@
+import SanpathCore
+import Synchronization
+
+/// A device-mapper that replays captured `dmsetup status` / `dmsetup table` lines, for tests of
+/// anything built on `DeviceMapperSource`. States can be swapped while a test runs.
+public actor FakeDeviceMapper: DeviceMapperSource {
+    /// One map: identity plus its status and table parameters.
+    public struct Map: Sendable, Hashable {
+        /// Identity as `DM_DEVICE_INFO` would give it.
+        public var device: DMDevice
+        /// Status parameters (after `start length multipath`).
+        public var status: String
+        /// Table parameters (after `start length multipath`).
+        public var table: String
+
+        /// Creates a map.
+        public init(device: DMDevice, status: String, table: String) {
+            self.device = device
+            self.status = status
+            self.table = table
+        }
+    }
+
+    /// The maps, in listing order.
+    public private(set) var maps: [Map]
+
+    /// Creates a fake holding `maps`.
+    public init(maps: [Map]) {
+        self.maps = maps
+    }
+
+    /// Every map's identity.
+    public func multipathDevices() async throws -> [DMDevice] { maps.map(\.device) }
+
+    /// A map's status, or `.mapNotFound`.
+    public func status(of name: String) async throws -> String { try map(name).status }
+
+    /// A map's table, or `.mapNotFound`.
+    public func table(of name: String) async throws -> String { try map(name).table }
+
+    /// Replaces a map's status (a path failing), or adds the map.
+    public func set(_ map: Map) {
+        if let index = maps.firstIndex(where: { $0.device.name == map.device.name }) {
+            maps[index] = map
+        } else {
+            maps.append(map)
+        }
+    }
+
+    /// Replaces a map's status line only.
+    public func setStatus(_ status: String, of name: String) throws {
+        guard let index = maps.firstIndex(where: { $0.device.name == name }) else { throw Self.missing(name) }
+        maps[index].status = status
+    }
+
+    /// Removes a map (flushed).
+    public func remove(_ name: String) {
+        maps.removeAll { $0.device.name == name }
+    }
+
+    private func map(_ name: String) throws -> Map {
+        guard let map = maps.first(where: { $0.device.name == name }) else { throw Self.missing(name) }
+        return map
+    }
+
+    private static func missing(_ name: String) -> SanpathError {
+        SanpathError(.mapNotFound, "device-mapper has no map named '\(name)' (removed, or never created)")
+    }
+
+    /// The multipath lines of `dmsetup status` or `dmsetup table` output (`mpatha: 0 131072 multipath …`),
+    /// as map name → parameters after the target type. Other targets and other text are left out.
+    public static func multipathParams(dmsetupOutput: String) -> [String: String] {
+        var params: [String: String] = [:]
+        for line in dmsetupOutput.split(separator: "\n") {
+            guard let colon = line.firstIndex(of: ":") else { continue }
+            let words = line[line.index(after: colon)...].split(separator: " ", maxSplits: 3, omittingEmptySubsequences: true)
+            guard words.count >= 3, words[2] == "multipath", UInt64(words[0]) != nil, UInt64(words[1]) != nil else { continue }
+            params[String(line[..<colon])] = words.count == 4 ? String(words[3]) : ""
+        }
+        return params
+    }
+}
+
+/// A udev source fed by the test: `send` events and overflows; each `events()` call gets a stream
+/// of everything sent after it.
+public final class FakeUdevSource: UdevEventSource {
+    private let continuations = Mutex<[Int: AsyncStream<UdevStreamItem>.Continuation]>([:])
+    private let nextID = Atomic<Int>(0)
+
+    /// Creates a source with no listener.
+    public init() {}
+
+    /// A stream of what is sent from now on.
+    public func events() -> AsyncStream<UdevStreamItem> {
+        let (stream, continuation) = AsyncStream.makeStream(of: UdevStreamItem.self)
+        let id = nextID.add(1, ordering: .relaxed).newValue
+        continuation.onTermination = { [weak self] _ in _ = self?.continuations.withLock { $0.removeValue(forKey: id) } }
+        continuations.withLock { $0[id] = continuation }
+        return stream
+    }
+
+    /// Delivers an item to every open stream.
+    public func send(_ item: UdevStreamItem) {
+        for continuation in continuations.withLock({ Array($0.values) }) { continuation.yield(item) }
+    }
+
+    /// Ends every open stream.
+    public func finish() {
+        for continuation in continuations.withLock({ Array($0.values) }) { continuation.finish() }
+    }
+
+    /// How many streams are open (a consumer that was cancelled has closed its own).
+    public var listeners: Int { continuations.withLock { $0.count } }
+}
+
+/// A multipathd that answers from a table of captured replies, or is not running.
+public struct FakeMultipathd: MultipathdClient {
+    /// Reply text by command; nil: multipathd is not running.
+    public var replies: [String: String]?
+
+    /// Creates a fake; `replies` nil acts like a stopped multipathd.
+    public init(replies: [String: String]?) {
+        self.replies = replies
+    }
+
+    /// The captured reply, `fail` for a command it has none for (as multipathd answers an unknown
+    /// command), or `.multipathd` when not running.
+    public func command(_ command: String) async throws -> String {
+        guard let replies else {
+            throw SanpathError(.multipathd, "multipathd is not running (fake)")
+        }
+        return replies[command] ?? "fail\n"
+    }
+}
+
+/// A prober with fixed answers by `host:port` (and NIC); unknown targets fail.
+public struct FakeConnectProber: ConnectProber {
+    /// Connect times by `host:port` or `host:port%nic`; a missing key or nil value fails.
+    public var latencies: [String: Double?]
+
+    /// Creates a prober.
+    public init(latencies: [String: Double?]) {
+        self.latencies = latencies
+    }
+
+    /// The configured latency.
+    public func connect(host: String, port: Int, timeout: Double, device: String?) async -> Double? {
+        let key = "\(host):\(port)"
+        if let device, let value = latencies["\(key)%\(device)"] { return value }
+        return latencies[key] ?? nil
+    }
+}

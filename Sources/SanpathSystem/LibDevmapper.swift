@@ -1,0 +1,208 @@
+#if os(Linux)
+import CLibDevmapper
+import CSanpathShims
+import Foundation
+import Logging
+import SanpathCore
+import Synchronization
+
+/// The one executor every libdevmapper call runs on: libdevmapper keeps global state (the control
+/// fd, the log function) and is not thread-safe.
+@globalActor
+public actor DeviceMapperActor {
+    /// The shared instance.
+    public static let shared = DeviceMapperActor()
+}
+
+/// The kernel's device-mapper through libdevmapper (`DM_DEVICE_LIST`, `DM_DEVICE_STATUS`,
+/// `DM_DEVICE_TABLE`), read-only. libdevmapper's own messages go to the `Logger`, not stderr.
+///
+/// Every call first checks `/sys/class/misc/device-mapper`: without it libdevmapper would try to
+/// create `/dev/mapper/control` by hand, so sanpath refuses instead.
+public struct LibDevmapper: DeviceMapperSource {
+    /// The sysfs node of the device-mapper misc device; present when the kernel has device-mapper.
+    public static let controlSysfsPath = "/sys/class/misc/device-mapper"
+
+    /// Whether this kernel has device-mapper.
+    public static var isAvailable: Bool { FileManager.default.fileExists(atPath: controlSysfsPath) }
+
+    /// Creates the source; `logger` receives libdevmapper's messages (errors as `.error`, its debug as `.trace`).
+    public init(logger: Logger) {
+        DeviceMapperLog.route(to: logger)
+    }
+
+    /// Every device whose (first) target is `multipath`, with UUID, major:minor and open count.
+    @DeviceMapperActor
+    public func multipathDevices() async throws -> [DMDevice] {
+        try Self.prepare()
+        let list = try DMTask(DM_DEVICE_LIST, "DM_DEVICE_LIST", name: nil)
+        try list.run()
+        var names: [String] = []
+        var entry = sanpath_dm_names_first(list.handle)
+        while let current = entry {
+            names.append(String(cString: sanpath_dm_names_name(current)))
+            entry = sanpath_dm_names_next(current)
+        }
+        var devices: [DMDevice] = []
+        for name in names {
+            // A device removed since the list is not an error: it is simply not there any more.
+            guard let task = try? DMTask(DM_DEVICE_STATUS, "DM_DEVICE_STATUS", name: name), (try? task.run()) != nil,
+                let info = task.info(), info.exists != 0
+            else {
+                DeviceMapperLog.logger.debug("device vanished during the scan", metadata: ["map": "\(name)"])
+                continue
+            }
+            guard task.targets().first?.type == "multipath" else { continue }
+            devices.append(
+                DMDevice(name: name, uuid: task.uuid ?? "", majorMinor: "\(info.major):\(info.minor)", openCount: Int(info.open_count)))
+        }
+        return devices
+    }
+
+    /// The multipath status parameters of a map.
+    @DeviceMapperActor
+    public func status(of name: String) async throws -> String {
+        try Self.prepare()
+        return try Self.multipathParams(DM_DEVICE_STATUS, "DM_DEVICE_STATUS", of: name)
+    }
+
+    /// The multipath table parameters of a map.
+    @DeviceMapperActor
+    public func table(of name: String) async throws -> String {
+        try Self.prepare()
+        return try Self.multipathParams(DM_DEVICE_TABLE, "DM_DEVICE_TABLE", of: name)
+    }
+
+    @DeviceMapperActor
+    private static func prepare() throws {
+        guard isAvailable else {
+            throw SanpathError(
+                .kernelFeatureMissing,
+                "this kernel has no device-mapper (\(controlSysfsPath) is absent): load the dm_mod and dm_multipath "
+                    + "modules ('modprobe dm_multipath') or run sanpath where dm-multipath is in use")
+        }
+        DeviceMapperLog.attachOnce()
+    }
+
+    @DeviceMapperActor
+    private static func multipathParams(_ type: Int, _ typeName: String, of name: String) throws -> String {
+        let task = try DMTask(type, typeName, name: name)
+        try task.run()
+        guard let info = task.info(), info.exists != 0 else {
+            throw SanpathError(.mapNotFound, "device-mapper has no map named '\(name)' (removed, or never created)")
+        }
+        guard let target = task.targets().first(where: { $0.type == "multipath" }) else {
+            throw SanpathError(.mapNotFound, "device-mapper device '\(name)' is not a multipath map (no multipath target)")
+        }
+        return target.params
+    }
+}
+
+/// One `struct dm_task`, destroyed with its owner.
+final class DMTask {
+    let handle: OpaquePointer
+    let typeName: String
+    let name: String?
+
+    init(_ type: Int, _ typeName: String, name: String?) throws {
+        guard let handle = dm_task_create(Int32(type)) else {
+            throw SanpathError(.deviceMapper, "libdevmapper could not create a \(typeName) task (out of memory?)")
+        }
+        self.handle = handle
+        self.typeName = typeName
+        self.name = name
+        if let name, dm_task_set_name(handle, name) == 0 {
+            throw SanpathError(.deviceMapper, "libdevmapper rejected the map name '\(name)' for \(typeName)")
+        }
+    }
+
+    deinit { dm_task_destroy(handle) }
+
+    /// Runs the ioctl; a missing device is `.mapNotFound`, anything else `.deviceMapper` with libdevmapper's last message.
+    func run() throws {
+        DeviceMapperLog.shared.withLock { $0.lastError = nil }
+        guard dm_task_run(handle) == 0 else { return }
+        let code = dm_task_get_errno(handle)
+        let said = DeviceMapperLog.shared.withLock { $0.lastError }
+        let subject = name.map { " for '\($0)'" } ?? ""
+        if code == ENXIO || code == ENODEV {
+            throw SanpathError(.mapNotFound, "device-mapper has no map named '\(name ?? "")' (removed, or never created)")
+        }
+        let reason = said ?? (code != 0 ? String(cString: strerror(code)) : "no reason given")
+        let hint = code == EACCES || code == EPERM ? "; reading device-mapper needs root" : ""
+        throw SanpathError(.deviceMapper, "device-mapper \(typeName)\(subject) failed: \(reason)\(hint)")
+    }
+
+    func info() -> dm_info? {
+        var info = dm_info()
+        return dm_task_get_info(handle, &info) != 0 ? info : nil
+    }
+
+    var uuid: String? {
+        guard let uuid = dm_task_get_uuid(handle) else { return nil }
+        return String(cString: uuid)
+    }
+
+    /// Target type and parameters of every target of the table (STATUS or TABLE) the task read.
+    func targets() -> [(type: String, params: String)] {
+        var result: [(type: String, params: String)] = []
+        var next: UnsafeMutableRawPointer? = nil
+        repeat {
+            var start: UInt64 = 0
+            var length: UInt64 = 0
+            var type: UnsafeMutablePointer<CChar>? = nil
+            var params: UnsafeMutablePointer<CChar>? = nil
+            next = dm_get_next_target(handle, next, &start, &length, &type, &params)
+            if let type { result.append((String(cString: type), params.map { String(cString: $0) } ?? "")) }
+        } while next != nil
+        return result
+    }
+}
+
+/// Where libdevmapper's messages go: a swift-log `Logger`, and the last error for the next thrown error.
+struct DeviceMapperLog: Sendable {
+    var logger = Logger(label: "sanpath.devmapper")
+    var lastError: String?
+    var attached = false
+
+    static let shared = Mutex(DeviceMapperLog())
+
+    static var logger: Logger { shared.withLock { $0.logger } }
+
+    /// Sends formatted messages to `logger` (no libdevmapper call yet).
+    static func route(to logger: Logger) {
+        shared.withLock { $0.logger = logger }
+        sanpath_dm_log_set_receiver(receive)
+    }
+
+    /// Points libdevmapper's log at the shim (once, after the device-mapper check, before the first ioctl).
+    static func attachOnce() {
+        let attach = shared.withLock { state in
+            defer { state.attached = true }
+            return !state.attached
+        }
+        if attach { sanpath_dm_log_attach() }
+    }
+
+    /// The shim's non-variadic receiver.
+    static let receive: sanpath_dm_log_fn = { level, file, line, errnoOrClass, message in
+        let text = message.map { String(cString: $0) } ?? ""
+        let source = file.map { String(cString: $0) } ?? "libdevmapper"
+        let logLevel: Logger.Level
+        switch level {
+        case ...SANPATH_DM_LOG_ERR: logLevel = .error
+        case SANPATH_DM_LOG_WARN: logLevel = .warning
+        case SANPATH_DM_LOG_NOTICE: logLevel = .notice
+        case SANPATH_DM_LOG_INFO: logLevel = .debug
+        default: logLevel = .trace
+        }
+        let logger = DeviceMapperLog.shared.withLock { state in
+            if logLevel >= .error { state.lastError = text }
+            return state.logger
+        }
+        var metadata: Logger.Metadata = ["dm_source": "\(source):\(line)"]
+        if logLevel >= .error, errnoOrClass != 0 { metadata["errno"] = "\(errnoOrClass)" }
+        logger.log(level: logLevel, "\(text)", metadata: metadata)
+    }
+}
+#endif
