@@ -1,5 +1,7 @@
 import Foundation
 
+@testable import SanpathSystem
+
 /// Captured material in Fixtures/ (copied into the test bundle).
 enum Fixture {
     /// The Fixtures folder.
@@ -47,5 +49,35 @@ enum Fixture {
     /// The lab demo's `multipathd show maps json` reply.
     static func demoMapsJSON() throws -> String {
         section("multipathd show maps json", of: try text("examples/demo-states.txt")).joined(separator: "\n")
+    }
+
+    /// dm-lines/dm-lines.txt: per `### section`, the status and table parameters of each map.
+    static func dmLines() throws -> [String: (status: [String: String], table: [String: String])] {
+        var sections: [String: (status: [String: String], table: [String: String])] = [:]
+        var title = ""
+        var part = ""
+        var lines: [String: [String]] = [:]
+        func flush() {
+            guard !title.isEmpty else { return }
+            sections[title] = (
+                FakeDeviceMapper.multipathParams(dmsetupOutput: (lines["status"] ?? []).joined(separator: "\n")),
+                FakeDeviceMapper.multipathParams(dmsetupOutput: (lines["table"] ?? []).joined(separator: "\n"))
+            )
+        }
+        for line in try text("dm-lines/dm-lines.txt").split(separator: "\n") {
+            if line.hasPrefix("### ") {
+                flush()
+                title = String(line.dropFirst(4))
+                lines = [:]
+            } else if line == "# dmsetup status" {
+                part = "status"
+            } else if line == "# dmsetup table" {
+                part = "table"
+            } else {
+                lines[part, default: []].append(String(line))
+            }
+        }
+        flush()
+        return sections
     }
 }

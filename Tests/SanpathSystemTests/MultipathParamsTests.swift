@@ -90,4 +90,70 @@ struct MultipathParamsTests {
         #expect(error.message.contains("disagree on the paths of group 1"))
         #expect(error.message.contains("8:16 8:0"))
     }
+
+    /// Real lines from the lab kernel for every selector and feature shape (Fixtures/dm-lines),
+    /// summed up as `queueing | state selector: path state failcount, … | …`.
+    @Test(
+        "real lines of every selector, feature and group state",
+        arguments: [
+            ("created: all paths active", "rr", "no | E round-robin 0: 8:0 F 1, 8:16 F 1, 8:32 F 1, 8:48 F 1"),
+            ("created: all paths active", "ql", "queue_if_no_path | E queue-length 0: 8:0 F 1, 8:16 F 1"),
+            ("created: all paths active", "st", "no | E service-time 0: 8:32 F 1 | E service-time 0: 8:48 F 1"),
+            (
+                "created: all paths active", "qst",
+                "queue_if_no_path | E service-time 0: 8:0 F 1, 8:16 F 1 | E service-time 0: 8:32 F 1, 8:48 F 1"
+            ),
+            ("created: all paths active", "none", "queue_if_no_path"),
+            ("ql: fail_if_no_path sent", "ql", "no | E queue-length 0: 8:0 F 1, 8:16 F 1"),
+            ("st: group 2 disabled; qst: switched to group 2", "st", "no | E service-time 0: 8:32 F 1 | D service-time 0: 8:48 F 1"),
+            ("rr and st reinstated", "rr", "no | E round-robin 0: 8:0 F 1, 8:16 A 1, 8:32 F 1, 8:48 F 1"),
+            ("rr and st reinstated", "st", "no | E service-time 0: 8:32 A 1 | E service-time 0: 8:48 F 1"),
+        ])
+    func labLines(section: String, map: String, summary: String) throws {
+        let lines = try #require(try Fixture.dmLines()[section])
+        let table = try MultipathTable(parsing: try #require(lines.table[map]), map: map)
+        let status = try MultipathStatus(parsing: try #require(lines.status[map]), map: map)
+        let groups = try status.pathGroups(table: table, map: map)
+        let letters: [PathGroup.State: String] = [.active: "A", .enabled: "E", .disabled: "D"]
+        let described = groups.map { group in
+            "\(letters[group.state]!) \(group.selector ?? "-"): "
+                + group.paths.map { "\($0.majorMinor) \($0.kernelState == .active ? "A" : "F") \($0.failCount)" }.joined(separator: ", ")
+        }
+        #expect(([table.queueIfNoPath ? "queue_if_no_path" : "no"] + described).joined(separator: " | ") == summary)
+    }
+
+    @Test("feature and handler arguments, next group and queued I/O as the lab kernel printed them")
+    func labDetails() throws {
+        let lines = try Fixture.dmLines()
+        let created = try #require(lines["created: all paths active"])
+        let qst = try MultipathTable(parsing: try #require(created.table["qst"]))
+        #expect(qst.features == ["queue_if_no_path", "pg_init_retries", "50"])
+        #expect(qst.hardwareHandler == ["alua"])
+        #expect(qst.firstGroup == 1)
+        let st = try MultipathTable(parsing: try #require(created.table["st"]))
+        #expect(st.features == ["pg_init_retries", "50"])
+        #expect(st.queueIfNoPath == false)
+        let none = try MultipathStatus(parsing: try #require(created.status["none"]))
+        #expect(none.groups.isEmpty && none.nextGroup == 0)
+        #expect(none.queueingIO == true)
+        let switched = try #require(lines["st: group 2 disabled; qst: switched to group 2"])
+        #expect(try MultipathStatus(parsing: try #require(switched.status["qst"])).nextGroup == 2)
+        #expect(try MultipathTable(parsing: try #require(switched.table["qst"])).firstGroup == 2)
+        // Every path failed and queue_if_no_path still on: the kernel reports queue_io 0 while the read waits.
+        let queued = try #require(lines["ql: every path failed, queue_if_no_path on, one read queued"])
+        #expect(try MultipathStatus(parsing: try #require(queued.status["ql"])).features == ["0", "0"])
+    }
+
+    @Test("every map of every section of the lab lines reads without error")
+    func allLabLines() throws {
+        let sections = try Fixture.dmLines()
+        #expect(sections.count == 6)
+        for (_, lines) in sections {
+            #expect(lines.status.count == 5)
+            for (map, status) in lines.status {
+                let table = try MultipathTable(parsing: try #require(lines.table[map]), map: map)
+                _ = try MultipathStatus(parsing: status, map: map).pathGroups(table: table, map: map)
+            }
+        }
+    }
 }

@@ -6,13 +6,14 @@ import Testing
 @testable import SanpathSystem
 
 /// The real netlink monitor. It needs a kernel that sends uevents to this process (not every
-/// container does) and root, to ask the kernel for events by writing to a loop device's `uevent`.
+/// container does) and root, to ask the kernel for events by writing `change` to a block
+/// device's `uevent` (loop0 on a developer host, sda in the lab guest).
 @Suite("udev netlink monitor", .enabled(if: UeventTrigger.available), .timeLimit(.minutes(1)))
 struct UdevTests {
-    static let loop = UeventTrigger.loop
+    static let device = UeventTrigger.device ?? "loop0"
 
     static func trigger(_ action: String = "change") throws {
-        let fd = open(loop, O_WRONLY)
+        let fd = open("/sys/block/\(device)/uevent", O_WRONLY)
         guard fd >= 0 else { throw POSIXError(.EACCES) }
         defer { close(fd) }
         guard write(fd, action, action.utf8.count) == action.utf8.count else { throw POSIXError(.EIO) }
@@ -31,7 +32,7 @@ struct UdevTests {
         var iterator = stream.makeAsyncIterator()
         var event: UdevEvent?
         while let item = await iterator.next() {
-            if case .event(let received) = item, received.sysname == "loop0" {
+            if case .event(let received) = item, received.sysname == Self.device {
                 event = received
                 break
             }
@@ -40,7 +41,7 @@ struct UdevTests {
         #expect(received.action == "change")
         #expect(received.properties["ACTION"] == "change")
         #expect(received.properties["SUBSYSTEM"] == "block")
-        #expect(received.properties["DEVNAME"] == "/dev/loop0" || received.properties["DEVNAME"] == "loop0")
+        #expect(received.properties["DEVNAME"] == "/dev/\(Self.device)" || received.properties["DEVNAME"] == Self.device)
         #expect(received.properties["SEQNUM"].flatMap { Int($0) } != nil)
         #expect(received.receivedMonotonic >= before && received.receivedMonotonic <= MonotonicClock.now())
     }
@@ -101,8 +102,10 @@ struct UdevTests {
 
 /// Whether uevents can be both asked for and received here.
 enum UeventTrigger {
-    static let loop = "/sys/block/loop0/uevent"
+    /// The first block device whose `uevent` this process may write.
+    static let device: String? = ((try? FileManager.default.contentsOfDirectory(atPath: "/sys/block")) ?? []).sorted()
+        .first { access("/sys/block/\($0)/uevent", W_OK) == 0 }
     static var available: Bool {
-        getuid() == 0 && access(loop, W_OK) == 0 && NetlinkUdevSource.isAvailable()
+        getuid() == 0 && device != nil && NetlinkUdevSource.isAvailable()
     }
 }
