@@ -19,10 +19,6 @@ struct UdevTests {
         guard write(fd, action, action.utf8.count) == action.utf8.count else { throw POSIXError(.EIO) }
     }
 
-    static func openFDs() -> Int {
-        (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd").count) ?? -1
-    }
-
     @Test("a kernel change uevent arrives with its properties and a monotonic receipt time")
     func kernelEvent() async throws {
         let source = NetlinkUdevSource(logger: Logger(label: "test"))
@@ -75,12 +71,15 @@ struct UdevTests {
         #expect(items.last == .overflow)
     }
 
-    @Test("cancelling the consumer stops the reading thread and closes the netlink socket")
+    @Test("cancelling the consumer stops the reading thread and frees the monitor")
     func cancellation() async throws {
-        let baseline = Self.openFDs()
-        let source = NetlinkUdevSource(logger: Logger(label: "test"))
-        let stream = try source.monitor()
-        #expect(Self.openFDs() > baseline)
+        weak var freed: UdevMonitor?
+        let stream: AsyncStream<UdevStreamItem>
+        do {
+            let monitor = try UdevMonitor(source: .kernel, subsystem: "block", receiveBufferSize: 1 << 20)
+            freed = monitor
+            stream = NetlinkUdevSource.stream(reading: monitor, bufferLimit: 64, logger: Logger(label: "test"))
+        }
         let consumer = Task {
             var count = 0
             for await _ in stream { count += 1 }
@@ -88,15 +87,14 @@ struct UdevTests {
         }
         try Self.trigger()
         try await Task.sleep(for: .milliseconds(100))
+        #expect(freed != nil, "the monitor must live while the stream is read")
         consumer.cancel()
         _ = await consumer.value
-        // The thread sees the wake-up, returns, and the last reference frees the monitor.
-        var closed = false
-        for _ in 0..<100 where !closed {
+        // The thread sees the wake-up and returns; the last reference goes and deinit closes the socket.
+        for _ in 0..<100 where freed != nil {
             try await Task.sleep(for: .milliseconds(20))
-            closed = Self.openFDs() <= baseline
         }
-        #expect(closed, "udev monitor descriptors still open after cancellation")
+        #expect(freed == nil, "udev monitor still alive after the consumer was cancelled")
     }
 }
 
@@ -108,4 +106,45 @@ enum UeventTrigger {
     static var available: Bool {
         getuid() == 0 && device != nil && NetlinkUdevSource.isAvailable()
     }
+}
+
+/// In the lab guest only: the payload names a multipath map and one of its active paths
+/// (`SANPATH_LAB_MAP`, `SANPATH_LAB_PATH`), and the test fails and reinstates that path with
+/// dmsetup while listening, as a dead portal and its return would.
+@Suite("udev netlink monitor: dm path events (lab)", .enabled(if: LabPath.given), .timeLimit(.minutes(1)))
+struct DMPathEventTests {
+    @Test("fail_path and reinstate_path arrive as DM_ACTION=PATH_FAILED and PATH_REINSTATED")
+    func pathEvents() async throws {
+        let map = try #require(LabPath.map)
+        let path = try #require(LabPath.path)
+        let stream = try NetlinkUdevSource(logger: Logger(label: "test")).monitor()
+        var iterator = stream.makeAsyncIterator()
+        func next(_ action: String) async -> UdevEvent? {
+            while let item = await iterator.next() {
+                if case .event(let event) = item, event.properties["DM_ACTION"] == action { return event }
+            }
+            return nil
+        }
+        _ = try DeviceMapperTests.run("/sbin/dmsetup", "message", map, "0", "fail_path", path)
+        let failed = try #require(await next("PATH_FAILED"))
+        _ = try DeviceMapperTests.run("/sbin/dmsetup", "message", map, "0", "reinstate_path", path)
+        let reinstated = try #require(await next("PATH_REINSTATED"))
+        for event in [failed, reinstated] {
+            #expect(event.action == "change")
+            #expect(event.sysname.hasPrefix("dm-"))
+            #expect(event.properties["DM_NAME"] == map)
+            #expect(event.properties["DM_UUID"]?.hasPrefix("mpath-") == true)
+            #expect(event.properties["DM_PATH"] == path)
+            #expect(event.properties["DM_NR_VALID_PATHS"].flatMap { Int($0) } != nil)
+        }
+        #expect(Int(reinstated.properties["DM_NR_VALID_PATHS"] ?? "") == Int(failed.properties["DM_NR_VALID_PATHS"] ?? "")! + 1)
+        #expect(reinstated.receivedMonotonic > failed.receivedMonotonic)
+    }
+}
+
+/// The map and path the lab payload offers for failing.
+enum LabPath {
+    static let map = ProcessInfo.processInfo.environment["SANPATH_LAB_MAP"]
+    static let path = ProcessInfo.processInfo.environment["SANPATH_LAB_PATH"]
+    static var given: Bool { map != nil && path != nil && LibDevmapper.isAvailable && getuid() == 0 }
 }

@@ -1,0 +1,203 @@
+import Foundation
+import Logging
+import SanpathCore
+import SanpathHealth
+
+/// Puts a `Snapshot` together from device-mapper, sysfs, the iface files and (when given)
+/// multipathd. SAN host and portal probes are left to their own schedule.
+public struct SnapshotCollector: Sendable {
+    /// A full collection and how long it took.
+    public struct Collection: Sendable {
+        /// What was seen.
+        public var snapshot: Snapshot
+        /// Wall time of the whole collection.
+        public var duration: Duration
+    }
+
+    /// Device-mapper.
+    public var deviceMapper: any DeviceMapperSource
+    /// sysfs.
+    public var sysfs: SysfsReader
+    /// open-iscsi's iface files.
+    public var ifaceFiles: IfaceFilesReader
+    /// multipathd's socket; nil: do not ask (checker states stay nil, `multipathdRunning` nil).
+    public var multipathd: (any MultipathdClient)?
+    /// Skipped maps and a silent multipathd are logged here.
+    public var logger: Logger
+
+    /// Creates a collector.
+    public init(
+        deviceMapper: any DeviceMapperSource, sysfs: SysfsReader = SysfsReader(), ifaceFiles: IfaceFilesReader = IfaceFilesReader(),
+        multipathd: (any MultipathdClient)?, logger: Logger
+    ) {
+        self.deviceMapper = deviceMapper
+        self.sysfs = sysfs
+        self.ifaceFiles = ifaceFiles
+        self.multipathd = multipathd
+        self.logger = logger
+    }
+
+    /// Everything: maps with each path's disk name and checker state, SCSI disks, sessions,
+    /// ifaces, NICs and whether multipathd answered. Throws only when device-mapper itself fails
+    /// (a map that vanishes mid-collection is left out).
+    public func collect() async throws -> Snapshot {
+        try await timedCollect().snapshot
+    }
+
+    /// `collect()`, with how long it took.
+    public func timedCollect() async throws -> Collection {
+        let clock = ContinuousClock()
+        let start = clock.now
+        async let checker = multipathdMaps()
+        let devices = try await deviceMapper.multipathDevices()
+        var maps: [MultipathMap] = []
+        for device in devices {
+            if let map = try await readMap(device) { maps.append(map) }
+        }
+        let scsiDevices = sysfs.scsiDevices()
+        let sessions = sysfs.sessions(devices: scsiDevices)
+        let ifaces = ifaceFiles.ifaces()
+        let nics = sysfs.nics()
+        let (checkerMaps, running) = await checker
+        maps = maps.map { withDevices($0, checker: checkerMaps) }
+        let snapshot = Snapshot(
+            time: Date(), maps: maps, scsiDevices: scsiDevices, sessions: sessions, ifaces: ifaces, nics: nics,
+            multipathdRunning: running)
+        return Collection(snapshot: snapshot, duration: clock.now - start)
+    }
+
+    /// The event fast path: re-reads one map's dm status, the sysfs state of its paths' disks and
+    /// sessions, and the NICs, into `snapshot`. The table is read again only when the paths changed (a
+    /// reload); a map that no longer exists is removed. Checker states of unchanged paths are kept.
+    public func refresh(mapNamed name: String, in snapshot: Snapshot) async throws -> Snapshot {
+        var snapshot = snapshot
+        guard let index = snapshot.maps.firstIndex(where: { $0.name == name }) else {
+            // A map the last collection did not see: read it whole.
+            guard let device = try await deviceMapper.multipathDevices().first(where: { $0.name == name }),
+                let map = try await readMap(device)
+            else { return snapshot }
+            snapshot.maps.append(withDevices(map))
+            refreshDisks(of: snapshot.maps[snapshot.maps.count - 1], in: &snapshot)
+            snapshot.time = Date()
+            return snapshot
+        }
+        var map = snapshot.maps[index]
+        let statusLine: String
+        do {
+            statusLine = try await deviceMapper.status(of: name)
+        } catch let error as SanpathError where error.code == .mapNotFound {
+            snapshot.maps.remove(at: index)
+            snapshot.time = Date()
+            return snapshot
+        }
+        let status = try MultipathStatus(parsing: statusLine, map: name)
+        let samePaths = status.groups.map { $0.paths.map(\.majorMinor) } == map.groups.map { $0.paths.map(\.majorMinor) }
+        if samePaths {
+            map.groups = zip(map.groups, status.groups).map { old, new in
+                var group = old
+                group.state = new.state
+                group.paths = zip(old.paths, new.paths).map { oldPath, newPath in
+                    var path = oldPath
+                    path.kernelState = newPath.kernelState
+                    path.failCount = newPath.failCount
+                    return path
+                }
+                return group
+            }
+        } else {
+            let table = try MultipathTable(parsing: try await deviceMapper.table(of: name), map: name)
+            let groups = try status.pathGroups(table: table, map: name)
+            let checker = Dictionary(map.paths.map { ($0.majorMinor, $0.checkerState) }, uniquingKeysWith: { first, _ in first })
+            map.groups = groups.map { group in
+                var group = group
+                group.paths = group.paths.map { path in
+                    var path = path
+                    path.checkerState = checker[path.majorMinor] ?? nil
+                    return path
+                }
+                return group
+            }
+            map.queueing = table.queueIfNoPath
+            map = withDevices(map)
+        }
+        snapshot.maps[index] = map
+        refreshDisks(of: map, in: &snapshot)
+        snapshot.nics = sysfs.nics()
+        snapshot.time = Date()
+        return snapshot
+    }
+
+    /// Reads one map; nil when it vanished, retried once when a reload made status and table disagree.
+    private func readMap(_ device: DMDevice) async throws -> MultipathMap? {
+        for attempt in 1...2 {
+            do {
+                let status = try await deviceMapper.status(of: device.name)
+                let table = try await deviceMapper.table(of: device.name)
+                let sysfsName = sysfs.blockDevice(majorMinor: device.majorMinor)
+                return try MultipathMap(device: device, status: status, table: table, sysfsName: sysfsName)
+            } catch let error as SanpathError where error.code == .mapNotFound {
+                logger.debug("map vanished during the collection", metadata: ["map": "\(device.name)"])
+                return nil
+            } catch let error as SanpathError where error.code == .malformedReply && attempt == 1 {
+                logger.debug("map changed while being read; reading again", metadata: ["map": "\(device.name)", "error": "\(error)"])
+            }
+        }
+        return nil
+    }
+
+    /// The map with each path's disk name resolved, and multipathd's checker states when given.
+    private func withDevices(_ map: MultipathMap, checker: MultipathdMaps? = nil) -> MultipathMap {
+        let name = map.name
+        var map = map
+        map.groups = map.groups.map { group in
+            var group = group
+            group.paths = group.paths.map { path in
+                var path = path
+                path.device = path.device ?? sysfs.blockDevice(majorMinor: path.majorMinor)
+                if let checker { path.checkerState = checker.checkerState(map: name, majorMinor: path.majorMinor) }
+                return path
+            }
+            return group
+        }
+        return map
+    }
+
+    /// Re-reads the state of the map's disks and of their sessions.
+    private func refreshDisks(of map: MultipathMap, in snapshot: inout Snapshot) {
+        var sessionIDs: Set<Int> = []
+        for name in map.paths.compactMap(\.device) {
+            if let device = sysfs.scsiDevice(named: name) {
+                snapshot.scsiDevices[name] = device
+                if let id = device.sessionID { sessionIDs.insert(id) }
+            } else {
+                snapshot.scsiDevices.removeValue(forKey: name)
+            }
+        }
+        for id in sessionIDs {
+            guard let index = snapshot.sessions.firstIndex(where: { $0.id == id }) else {
+                if let session = sysfs.session(id: id, devices: snapshot.scsiDevices) { snapshot.sessions.append(session) }
+                continue
+            }
+            if let state = sysfs.sessionState(of: id) {
+                snapshot.sessions[index].state = state
+            } else {
+                snapshot.sessions.remove(at: index)
+            }
+        }
+    }
+
+    /// multipathd's view, and whether it answered (nil when not asked).
+    private func multipathdMaps() async -> (MultipathdMaps?, Bool?) {
+        guard let multipathd else { return (nil, nil) }
+        do {
+            let reply = try await multipathd.command("show maps json")
+            return (try MultipathdMaps(json: reply), true)
+        } catch let error as SanpathError where error.code == .malformedReply {
+            logger.warning("multipathd answered, but not with the JSON sanpath reads", metadata: ["error": "\(error)"])
+            return (nil, true)
+        } catch {
+            logger.info("multipathd did not answer; checker states unknown", metadata: ["error": "\(error)"])
+            return (nil, false)
+        }
+    }
+}
