@@ -29,6 +29,21 @@ public actor FakeDeviceMapper: DeviceMapperSource {
         self.maps = maps
     }
 
+    /// Maps from captured `dmsetup status` and `dmsetup table` output; each map's UUID and
+    /// major:minor come from a captured sysfs tree (`block/dm-N/dm/name`, `dm/uuid`, `dev`), its
+    /// open count is 0 (not captured). Maps missing from either output or from sysfs are left out.
+    public init(dmsetupStatus: String, dmsetupTable: String, sysfs: SysfsReader) {
+        let status = Self.multipathParams(dmsetupOutput: dmsetupStatus)
+        let table = Self.multipathParams(dmsetupOutput: dmsetupTable)
+        let kernelNames = Dictionary(sysfs.deviceMapperNames().map { ($1, $0) }, uniquingKeysWith: { first, _ in first })
+        self.maps = status.keys.sorted().compactMap { name in
+            guard let statusParams = status[name], let tableParams = table[name], let kernelName = kernelNames[name],
+                let uuid = sysfs.value(of: "block/\(kernelName)/dm/uuid"), let dev = sysfs.value(of: "block/\(kernelName)/dev")
+            else { return nil }
+            return Map(device: DMDevice(name: name, uuid: uuid, majorMinor: dev, openCount: 0), status: statusParams, table: tableParams)
+        }
+    }
+
     /// Every map's identity.
     public func multipathDevices() async throws -> [DMDevice] { maps.map(\.device) }
 

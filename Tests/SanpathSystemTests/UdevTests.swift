@@ -148,3 +148,27 @@ enum LabPath {
     static let path = ProcessInfo.processInfo.environment["SANPATH_LAB_PATH"]
     static var given: Bool { map != nil && path != nil && LibDevmapper.isAvailable && getuid() == 0 }
 }
+
+@Suite("fake udev source")
+struct FakeUdevSourceTests {
+    @Test("what is sent reaches every open stream; a cancelled consumer closes its own")
+    func sendAndCancel() async throws {
+        let source = FakeUdevSource()
+        let stream = source.events()
+        let event = UdevEvent(
+            action: "change", sysname: "dm-0",
+            properties: ["DM_ACTION": "PATH_FAILED", "DM_PATH": "8:16", "DM_NAME": "mpatha"], receivedMonotonic: 1)
+        source.send(.event(event))
+        source.send(.overflow)
+        var iterator = stream.makeAsyncIterator()
+        #expect(await iterator.next() == .event(event))
+        #expect(await iterator.next() == .overflow)
+        let consumer = Task { for await _ in source.events() {} }
+        while source.listeners < 2 { await Task.yield() }
+        consumer.cancel()
+        await consumer.value
+        #expect(source.listeners == 1)
+        source.finish()
+        #expect(await iterator.next() == nil)
+    }
+}
