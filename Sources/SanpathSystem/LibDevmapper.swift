@@ -31,7 +31,9 @@ public struct LibDevmapper: DeviceMapperSource {
         DeviceMapperLog.route(to: logger)
     }
 
-    /// Every device whose (first) target is `multipath`, with UUID, major:minor and open count.
+    /// Every device whose (first) target is `multipath`, with UUID, major:minor and open count,
+    /// sorted by name (the kernel lists in hash order). One `DM_DEVICE_STATUS` per device gives
+    /// its target type and, through `dm_task_get_info`, what `DM_DEVICE_INFO` would.
     @DeviceMapperActor
     public func multipathDevices() async throws -> [DMDevice] {
         try Self.prepare()
@@ -44,7 +46,7 @@ public struct LibDevmapper: DeviceMapperSource {
             entry = sanpath_dm_names_next(current)
         }
         var devices: [DMDevice] = []
-        for name in names {
+        for name in names.sorted() {
             // A device removed since the list is not an error: it is simply not there any more.
             guard let task = try? DMTask(DM_DEVICE_STATUS, "DM_DEVICE_STATUS", name: name), (try? task.run()) != nil,
                 let info = task.info(), info.exists != 0
