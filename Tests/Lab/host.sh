@@ -85,4 +85,10 @@ lab_stage() {
   # stripped copy: less to read over 9p
   cp "$bin" "$LAB_SHARE/bin/sanpath.tmp" && { strip "$LAB_SHARE/bin/sanpath.tmp" 2>/dev/null || true; } &&
     mv "$LAB_SHARE/bin/sanpath.tmp" "$LAB_SHARE/bin/sanpath" || return 1
+  # every shared library sanpath needs must be in the guest's rootfs (add its package to build-image)
+  local lib missing=""
+  for lib in $(ldd "$LAB_SHARE/bin/sanpath" | awk '$2 == "=>" {print $1}'); do
+    ls "$LAB_DIR/rootfs/usr/lib/x86_64-linux-gnu/$lib" "$LAB_DIR/rootfs/lib/x86_64-linux-gnu/$lib" >/dev/null 2>&1 || missing="$missing $lib"
+  done
+  [ -z "$missing" ] || { lab_log "sanpath needs libraries the guest image lacks:$missing (add their packages to build-image)"; return 1; }
 }

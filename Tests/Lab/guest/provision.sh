@@ -109,7 +109,7 @@ provision_scenario() {
   done
 
   {
-    echo "# provision-$vendor: what the lab saw ($(date -u +%FT%TZ), $(multipath -V 2>&1 | head -1))"
+    echo "# provision-$vendor: what the lab saw ($(date -u +%FT%TZ), multipath-tools $(dpkg-query -W -f '${Version}' multipath-tools), open-iscsi $(dpkg-query -W -f '${Version}' open-iscsi), kernel $(uname -r))"
     echo "## multipath -ll"; cat "$OUT/multipath-ll.txt"
     echo "## multipathd show paths format '%d %w %m %c %t %T %o %p %s %g' (dev wwid map checker dm-state chk-state dev-state prio vendor/product/rev serial)"
     cat "$OUT/paths.txt"
