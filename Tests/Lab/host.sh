@@ -8,6 +8,7 @@
 #                      --scratch-path .build-lab (repo root), for the guest
 #   lab_stage          lay out the guest's read-only share $LAB_DIR/share: bin/sanpath,
 #                      templates/, guest/, scenarios/
+#   lab_sysfs_acyclic  make a captured sysfs mirror free of symlink loops (fixtures)
 # Variables: LAB_REPO (repository root), LAB_HERE (Tests/Lab), LAB_DIR (default $LAB_REPO/.lab),
 # LAB_SHARE ($LAB_DIR/share). LAB_SKIP_APT=1 skips the apt step.
 
@@ -91,4 +92,41 @@ lab_stage() {
     ls "$LAB_DIR/rootfs/usr/lib/x86_64-linux-gnu/$lib" "$LAB_DIR/rootfs/lib/x86_64-linux-gnu/$lib" >/dev/null 2>&1 || missing="$missing $lib"
   done
   [ -z "$missing" ] || { lab_log "sanpath needs libraries the guest image lacks:$missing (add their packages to build-image)"; return 1; }
+}
+
+# lab_sysfs_acyclic STATE_DIR: STATE_DIR/sys is a faithful sysfs mirror (guest/capture.sh), which,
+# like sysfs, has symlink loops (a disk's `device` link points to an ancestor, slaves/ and
+# holders/ point at each other). SwiftPM copies test resources following symlinks and never ends
+# on a loop, so the fixtures must have none. Every original link is first listed in
+# STATE_DIR/sys-links.txt ("path -> target", as sysfs had it); then:
+#   block/X                 becomes a real folder with X's attributes; its `device` link points
+#                           straight at the SCSI device folder under devices/ (same realpath as
+#                           in sysfs); slaves/ and holders/ entries become empty files (names only)
+#   class/scsi_device/X     becomes a real folder whose `device` link points at the SCSI device
+#   class/iscsi_session/S   stays a link; the `device` link inside it (an ancestor) is dropped
+# and the folders the loops ran through are removed. Fails if any loop is left.
+lab_sysfs_acyclic() {
+  local st=$1 sys=$1/sys e real dev rel f
+  ( cd "$sys" && find . -type l -printf '%P -> %l\n' | LC_ALL=C sort ) > "$st/sys-links.txt"
+  for e in "$sys"/block/* "$sys"/class/scsi_device/*; do
+    [ -L "$e" ] || continue
+    real=$(readlink -f "$e")
+    dev=""; [ -L "$real/device" ] && dev=$(readlink -f "$real/device")
+    rm "$e"; mkdir "$e"
+    for f in "$real"/*; do
+      case ${f##*/} in
+        device) ;;
+        slaves|holders) mkdir -p "$e/${f##*/}"; for l in "$f"/*; do [ -e "$l" ] || [ -L "$l" ] && : > "$e/${f##*/}/${l##*/}"; done ;;
+        *) cp -a "$f" "$e/" ;;
+      esac
+    done
+    if [ -n "$dev" ]; then rel=$(realpath -m --relative-to="$e" "$dev"); ln -s "$rel" "$e/device"; fi
+    rm -rf "$real"
+    rmdir -p "$(dirname "$real")" 2>/dev/null || true
+  done
+  for e in "$sys"/class/iscsi_session/*; do
+    real=$(readlink -f "$e"); [ -L "$real/device" ] && rm "$real/device"
+  done
+  if find -L "$sys" -type d 2>&1 >/dev/null | grep -q 'loop'; then lab_log "sysfs mirror $sys still has a symlink loop"; return 1; fi
+  if find -L "$sys" -type l | grep -q .; then lab_log "sysfs mirror $sys has dangling links:"; find -L "$sys" -type l >&2; return 1; fi
 }
