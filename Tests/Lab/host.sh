@@ -79,13 +79,17 @@ lab_build_sanpath() {
 lab_stage() {
   local bin=$LAB_REPO/.build-lab/release/sanpath
   [ -x "$bin" ] || { lab_log "missing $bin (lab_build_sanpath)"; return 1; }
-  mkdir -p "$LAB_SHARE/bin"
-  rm -rf "$LAB_SHARE/guest" "$LAB_SHARE/scenarios" "$LAB_SHARE/templates"
-  cp -a "$LAB_HERE/guest" "$LAB_HERE/scenarios" "$LAB_SHARE/"
-  cp -a "$LAB_REPO/templates" "$LAB_SHARE/templates"
-  # stripped copy: less to read over 9p
-  cp "$bin" "$LAB_SHARE/bin/sanpath.tmp" && { strip "$LAB_SHARE/bin/sanpath.tmp" 2>/dev/null || true; } &&
-    mv "$LAB_SHARE/bin/sanpath.tmp" "$LAB_SHARE/bin/sanpath" || return 1
+  # not while a guest (maybe another session's) reads the share: take the guest lock of `run`
+  (
+    flock 9
+    mkdir -p "$LAB_SHARE/bin"
+    rm -rf "$LAB_SHARE/guest" "$LAB_SHARE/scenarios" "$LAB_SHARE/templates"
+    cp -a "$LAB_HERE/guest" "$LAB_HERE/scenarios" "$LAB_SHARE/"
+    cp -a "$LAB_REPO/templates" "$LAB_SHARE/templates"
+    # stripped copy: less to read over 9p
+    cp "$bin" "$LAB_SHARE/bin/sanpath.tmp" && { strip "$LAB_SHARE/bin/sanpath.tmp" 2>/dev/null || true; } &&
+      mv "$LAB_SHARE/bin/sanpath.tmp" "$LAB_SHARE/bin/sanpath"
+  ) 9>"$LAB_DIR/.guest.lock" || return 1
   # every shared library sanpath needs must be in the guest's rootfs (add its package to build-image)
   local lib missing=""
   for lib in $(ldd "$LAB_SHARE/bin/sanpath" | awk '$2 == "=>" {print $1}'); do
