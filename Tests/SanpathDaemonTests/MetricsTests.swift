@@ -129,8 +129,7 @@ struct MetricsTests {
 }
 
 /// `promtool` on PATH, if installed (Debian's `prometheus` package).
-let promtoolPath: String? = (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin")
-    .split(separator: ":").map { "\($0)/promtool" }.first { FileManager.default.isExecutableFile(atPath: $0) }
+let promtoolPath = onPath("promtool")
 let promtoolRequired = ProcessInfo.processInfo.environment["SANPATH_REQUIRE_PROMTOOL"] == "1"
 
 /// Runs `promtool check metrics` on a text; its exit status and what it said.
@@ -138,17 +137,7 @@ func promtoolCheck(_ text: String) throws -> (status: Int32, output: String) {
     let path = try #require(promtoolPath, "SANPATH_REQUIRE_PROMTOOL=1 but promtool is not installed (apt-get install prometheus)")
     let input = try temporaryFolder().appendingPathComponent("metrics.txt")
     try Data(text.utf8).write(to: input)
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: path)
-    process.arguments = ["check", "metrics"]
-    process.standardInput = try FileHandle(forReadingFrom: input)
-    let output = Pipe()
-    process.standardOutput = output
-    process.standardError = output
-    try process.run()
-    let said = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-    process.waitUntilExit()
-    return (process.terminationStatus, said)
+    return try runProgram(path, ["check", "metrics"], input: input)
 }
 
 @Suite("promtool check metrics", .enabled(if: promtoolPath != nil || promtoolRequired, "promtool is not installed"))

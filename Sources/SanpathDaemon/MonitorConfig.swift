@@ -1,0 +1,121 @@
+import Foundation
+import SanpathCore
+import SanpathHealth
+
+/// The daemon's settings (`/etc/sanpath/monitor.toml`, parsed by `MonitorConfig.parse`). Every
+/// field has a default; `MonitorConfig()` is the daemon without a config file.
+public struct MonitorConfig: Sendable, Hashable {
+    /// Where udev events come from.
+    public enum UdevSource: String, Sendable, Hashable, CaseIterable {
+        /// The kernel's uevents (netlink group 1): first to know, before udev rules ran.
+        case kernel
+        /// udev's events (netlink group 2): after udev's rules, with udev's properties.
+        case udev
+    }
+
+    /// TCP probes of the SAN management hosts.
+    public struct SANHostProbes: Sendable, Hashable {
+        /// Time between probes.
+        public var interval: Duration = .seconds(10)
+        /// Connect timeout of one probe.
+        public var timeout: Duration = .seconds(2)
+        /// Port for every host, instead of the site's or the profile's.
+        public var port: Int?
+    }
+
+    /// TCP probes of each portal through its path's NIC.
+    public struct PortalProbes: Sendable, Hashable {
+        /// Whether to probe.
+        public var enabled = true
+        /// Time between probes.
+        public var interval: Duration = .seconds(10)
+        /// Connect timeout of one probe.
+        public var timeout: Duration = .seconds(2)
+    }
+
+    /// A webhook sink.
+    public struct Webhook: Sendable, Hashable {
+        /// The table name (`[sinks.webhook.NAME]`).
+        public var name: String
+        /// Where to POST.
+        public var url: String
+        /// Body format.
+        public var format: WebhookSink.Format = .generic
+        /// Request timeout.
+        public var timeout: Duration = .seconds(10)
+        /// How often firing alerts are re-sent (Alertmanager forgets an alert it has not heard
+        /// of for its `resolve_timeout`, 5 minutes by default).
+        public var resend: Duration = .seconds(60)
+
+        /// A webhook with defaults.
+        public init(name: String, url: String, format: WebhookSink.Format = .generic) {
+            self.name = name
+            self.url = url
+            self.format = format
+        }
+    }
+
+    /// A program sink.
+    public struct Exec: Sendable, Hashable {
+        /// The table name (`[sinks.exec.NAME]`).
+        public var name: String
+        /// The program (absolute path) and its arguments.
+        public var argv: [String]
+        /// Killed after this long.
+        public var timeout: Duration = .seconds(30)
+
+        /// A program sink with the default timeout.
+        public init(name: String, argv: [String]) {
+            self.name = name
+            self.argv = argv
+        }
+    }
+
+    /// Where alerts go.
+    public struct Sinks: Sendable, Hashable {
+        /// Log lines on stderr (the journal under systemd).
+        public var log = true
+        /// One JSON line per event on stdout.
+        public var stdout = true
+        /// Webhooks, in file order.
+        public var webhooks: [Webhook] = []
+        /// Programs, in file order.
+        public var execs: [Exec] = []
+    }
+
+    /// How often everything is re-read even without events.
+    public var resyncInterval: Duration = .seconds(10)
+    /// Where udev events come from.
+    public var udevSource: UdevSource = .udev
+    /// The state database (outbox, firing alerts).
+    public var stateDatabase: String = StateDatabase.defaultPath
+    /// How long delivered alerts stay in the outbox.
+    public var retention: Duration = .seconds(7 * 86_400)
+    /// SAN management host probes.
+    public var sanHosts = SANHostProbes()
+    /// Portal probes.
+    public var portalProbes = PortalProbes()
+    /// `for` durations, resolve hold and flap damping (seconds).
+    public var alerts = AlertPolicy()
+    /// `sanpath status --format nagios` thresholds.
+    public var nagios = NagiosReport.Thresholds()
+    /// Where the HTTP server listens.
+    public var listen = ListenAddress.loopback
+    /// Sinks.
+    public var sinks = Sinks()
+
+    /// The defaults.
+    public init() {}
+
+    /// What changed between two configurations that a reload cannot apply to the running
+    /// daemon (the file keys); empty when everything can be applied.
+    public func restartRequired(since old: MonitorConfig) -> [String] {
+        var keys: [String] = []
+        if listen != old.listen { keys.append("http.listen") }
+        if stateDatabase != old.stateDatabase { keys.append("state.database") }
+        if retention != old.retention { keys.append("state.retention") }
+        if udevSource != old.udevSource { keys.append("udev_source") }
+        if sinks != old.sinks { keys.append("sinks") }
+        return keys
+    }
+}
