@@ -126,6 +126,38 @@ public final class FakeUdevSource: UdevEventSource {
 
     /// How many streams are open (a consumer that was cancelled has closed its own).
     public var listeners: Int { continuations.withLock { $0.count } }
+
+    /// The events of a captured `udevadm monitor --kernel --udev --property` log that came from
+    /// `source` (`KERNEL[…]` or `UDEV  […]` blocks), with the log's uptime stamps as receipt
+    /// times, so a test can replay what a real path cut sent. Lines starting with `#` are skipped.
+    public static func events(udevadmMonitor log: String, source: NetlinkUdevSource.Source = .kernel) -> [UdevEvent] {
+        let header = source == .kernel ? "KERNEL[" : "UDEV  ["
+        var events: [UdevEvent] = []
+        var stamp: Double?
+        var properties: [String: String] = [:]
+        func flush() {
+            if let time = stamp, let action = properties["ACTION"], let path = properties["DEVPATH"] {
+                let sysname = path.split(separator: "/").last.map(String.init) ?? path
+                events.append(UdevEvent(action: action, sysname: sysname, properties: properties, receivedMonotonic: time))
+            }
+            stamp = nil
+            properties = [:]
+        }
+        for line in log.split(separator: "\n", omittingEmptySubsequences: false) {
+            if line.hasPrefix("KERNEL[") || line.hasPrefix("UDEV  [") {
+                flush()
+                if line.hasPrefix(header), let close = line.firstIndex(of: "]") {
+                    stamp = Double(line[line.index(line.startIndex, offsetBy: header.count)..<close])
+                }
+            } else if line.isEmpty || line.hasPrefix("#") {
+                flush()
+            } else if stamp != nil, let equals = line.firstIndex(of: "=") {
+                properties[String(line[..<equals])] = String(line[line.index(after: equals)...])
+            }
+        }
+        flush()
+        return events
+    }
 }
 
 /// A multipathd that answers from a table of captured replies, or is not running.
