@@ -1,4 +1,5 @@
 import Foundation
+import SanpathHealth
 
 @testable import SanpathSystem
 
@@ -79,5 +80,15 @@ enum Fixture {
         }
         flush()
         return sections
+    }
+
+    /// A map's groups in one line, `queue_if_no_path | A service-time 0: 8:16 A 0, … | E …`, for table-driven tests.
+    static func summary(queueing: Bool, groups: [PathGroup]) -> String {
+        let letters: [PathGroup.State: String] = [.active: "A", .enabled: "E", .disabled: "D"]
+        let described = groups.map { group in
+            "\(letters[group.state]!) \(group.selector ?? "-"): "
+                + group.paths.map { "\($0.majorMinor) \($0.kernelState == .active ? "A" : "F") \($0.failCount)" }.joined(separator: ", ")
+        }
+        return ([queueing ? "queue_if_no_path" : "no"] + described).joined(separator: " | ")
     }
 }

@@ -44,12 +44,7 @@ struct LabFixtureTests {
         let dm = try Self.deviceMapper(state)
         let device = try #require(try await dm.multipathDevices().first { $0.name == map })
         let parsed = try MultipathMap(device: device, status: try await dm.status(of: map), table: try await dm.table(of: map))
-        let letters: [PathGroup.State: String] = [.active: "A", .enabled: "E", .disabled: "D"]
-        let groups = parsed.groups.map { group in
-            "\(letters[group.state]!) \(group.selector ?? "-"): "
-                + group.paths.map { "\($0.majorMinor) \($0.kernelState == .active ? "A" : "F") \($0.failCount)" }.joined(separator: ", ")
-        }
-        #expect(([parsed.queueing ? "queue_if_no_path" : "no"] + groups).joined(separator: " | ") == summary)
+        #expect(Fixture.summary(queueing: parsed.queueing, groups: parsed.groups) == summary)
     }
 
     @Test("map identity from the captured sysfs: dm name, UUID, major:minor, slaves")

@@ -114,12 +114,7 @@ struct MultipathParamsTests {
         let table = try MultipathTable(parsing: try #require(lines.table[map]), map: map)
         let status = try MultipathStatus(parsing: try #require(lines.status[map]), map: map)
         let groups = try status.pathGroups(table: table, map: map)
-        let letters: [PathGroup.State: String] = [.active: "A", .enabled: "E", .disabled: "D"]
-        let described = groups.map { group in
-            "\(letters[group.state]!) \(group.selector ?? "-"): "
-                + group.paths.map { "\($0.majorMinor) \($0.kernelState == .active ? "A" : "F") \($0.failCount)" }.joined(separator: ", ")
-        }
-        #expect(([table.queueIfNoPath ? "queue_if_no_path" : "no"] + described).joined(separator: " | ") == summary)
+        #expect(Fixture.summary(queueing: table.queueIfNoPath, groups: groups) == summary)
     }
 
     @Test("feature and handler arguments, next group and queued I/O as the lab kernel printed them")
