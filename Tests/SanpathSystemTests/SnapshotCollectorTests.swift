@@ -12,6 +12,11 @@ struct SnapshotCollectorTests {
     static let emptySys = SysfsReader(root: "/nonexistent/sys")
     static let noIfaces = IfaceFilesReader(directories: ["/nonexistent/ifaces"])
 
+    /// A collector over `dm` with no disks, no iface files, and `multipathd`.
+    static func collector(_ dm: any DeviceMapperSource, multipathd: (any MultipathdClient)? = nil) -> SnapshotCollector {
+        SnapshotCollector(deviceMapper: dm, sysfs: emptySys, ifaceFiles: noIfaces, multipathd: multipathd, logger: logger)
+    }
+
     /// The lab demo's healthy map, as device-mapper would list it.
     static func demoDM() throws -> FakeDeviceMapper {
         let (status, table) = try Fixture.demoMap()
@@ -29,9 +34,7 @@ struct SnapshotCollectorTests {
 
     @Test("checker states from multipathd's JSON land on the paths they belong to")
     func checkerStates() async throws {
-        let collector = SnapshotCollector(
-            deviceMapper: try Self.demoDM(), sysfs: Self.emptySys, ifaceFiles: Self.noIfaces,
-            multipathd: FakeMultipathd(replies: ["show maps json": try Fixture.demoMapsJSON()]), logger: Self.logger)
+        let collector = Self.collector(try Self.demoDM(), multipathd: FakeMultipathd(replies: ["show maps json": try Fixture.demoMapsJSON()]))
         let collection = try await collector.timedCollect()
         let map = try #require(collection.snapshot.maps.first)
         #expect(map.name == "mpatha" && map.wwid == "36001405ab5e1ab000000000000000000")
@@ -43,34 +46,27 @@ struct SnapshotCollectorTests {
 
     @Test("multipathd stopped: running false and no checker state; multipathd answering 'fail': running, no state")
     func multipathdDown() async throws {
-        let stopped = SnapshotCollector(
-            deviceMapper: try Self.demoDM(), sysfs: Self.emptySys, ifaceFiles: Self.noIfaces,
-            multipathd: FakeMultipathd(replies: nil), logger: Self.logger)
+        let stopped = Self.collector(try Self.demoDM(), multipathd: FakeMultipathd(replies: nil))
         let snapshot = try await stopped.collect()
         #expect(snapshot.multipathdRunning == false)
         #expect(snapshot.maps.first?.paths.allSatisfy { $0.checkerState == nil } == true)
-        let failing = SnapshotCollector(
-            deviceMapper: try Self.demoDM(), sysfs: Self.emptySys, ifaceFiles: Self.noIfaces,
-            multipathd: FakeMultipathd(replies: [:]), logger: Self.logger)
+        let failing = Self.collector(try Self.demoDM(), multipathd: FakeMultipathd(replies: [:]))
         #expect(try await failing.collect().multipathdRunning == true)
-        let unasked = SnapshotCollector(
-            deviceMapper: try Self.demoDM(), sysfs: Self.emptySys, ifaceFiles: Self.noIfaces, multipathd: nil, logger: Self.logger)
+        let unasked = Self.collector(try Self.demoDM())
         #expect(try await unasked.collect().multipathdRunning == nil)
     }
 
     @Test("a map listed but gone before its status is read is left out, not an error")
     func vanishedMap() async throws {
         let dm = VanishingDeviceMapper(real: try Self.demoDM(), ghost: "mpathb")
-        let collector = SnapshotCollector(
-            deviceMapper: dm, sysfs: Self.emptySys, ifaceFiles: Self.noIfaces, multipathd: nil, logger: Self.logger)
+        let collector = Self.collector(dm)
         #expect(try await collector.collect().maps.map(\.name) == ["mpatha"])
     }
 
     @Test("refresh re-reads one map's status: a path failing and coming back, checker states kept")
     func refreshStatus() async throws {
         let dm = FakeDeviceMapper(maps: [try Self.rr("rr and st reinstated")])
-        let collector = SnapshotCollector(
-            deviceMapper: dm, sysfs: Self.emptySys, ifaceFiles: Self.noIfaces, multipathd: nil, logger: Self.logger)
+        let collector = Self.collector(dm)
         var snapshot = try await collector.collect()
         #expect(snapshot.maps[0].validPaths == 1)
         snapshot.maps[0].groups[0].paths[1].checkerState = "ready"
@@ -85,8 +81,7 @@ struct SnapshotCollectorTests {
     @Test("refresh of a reloaded map reads the table again; of a removed map drops it; of a new map adds it")
     func refreshReloadRemoveAdd() async throws {
         let dm = try Self.demoDM()
-        let collector = SnapshotCollector(
-            deviceMapper: dm, sysfs: Self.emptySys, ifaceFiles: Self.noIfaces, multipathd: nil, logger: Self.logger)
+        let collector = Self.collector(dm)
         let snapshot = try await collector.collect()
         // The same name reloaded with other paths (the rr lines: 4 paths, round-robin).
         var reloaded = try Self.rr("rr and st reinstated")
@@ -105,8 +100,7 @@ struct SnapshotCollectorTests {
     @Test("a status line device-mapper garbles is an error naming the map")
     func garbledStatus() async throws {
         let dm = try Self.demoDM()
-        let collector = SnapshotCollector(
-            deviceMapper: dm, sysfs: Self.emptySys, ifaceFiles: Self.noIfaces, multipathd: nil, logger: Self.logger)
+        let collector = Self.collector(dm)
         let snapshot = try await collector.collect()
         try await dm.setStatus("2 0 1 0 1 1 A 0 2 2 8:16 X 0 0 1 8:0 A 0 0 1", of: "mpatha")
         let error = try await #require(throws: SanpathError.self) { try await collector.refresh(mapNamed: "mpatha", in: snapshot) }
