@@ -24,7 +24,7 @@ public struct SanpathCommand: AsyncParsableCommand {
             Exit codes: 0 done or nothing to do, 1 error, 2 (plan) changes pending.
             """,
         version: "0.1.0",
-        subcommands: [RenderCommand.self, PlanCommand.self, ApplyCommand.self, RollbackCommand.self]
+        subcommands: [RenderCommand.self, PlanCommand.self, ApplyCommand.self, RollbackCommand.self, StatusCommand.self]
     )
 
     public init() {}

@@ -56,6 +56,8 @@ public struct StatusReport: Sendable, Codable {
     public var sanHosts: [SANHostRow]
     /// Findings, worst first.
     public var findings: [Finding]
+    /// The findings grouped by root cause, as the daemon alerts on them.
+    public var causes: [AlertCandidate]
     /// Alerts firing (daemon only).
     public var alerts: [AlertEvent]?
 
@@ -88,6 +90,7 @@ public struct StatusReport: Sendable, Codable {
         worst = findings.map(\.severity).max()
         self.findings = findings
         self.alerts = alerts
+        causes = AlertGrouping.candidates(findings, snapshot: snapshot, model: model)
         sessions = snapshot.sessions.sorted { $0.id < $1.id }
         maps = snapshot.maps.sorted { $0.name < $1.name }.map { map in
             var rows: [PathRow] = []
@@ -137,18 +140,29 @@ public struct StatusReport: Sendable, Codable {
         if !sanHosts.isEmpty { out += ", SAN hosts \(sanHosts.filter { $0.state.reachable == true }.count)/\(sanHosts.count) up" }
         out += "\n"
 
-        var rows: [[String]] = [["MAP", "PATHS", "", "DISK", "DM", "CHECKER", "IFACE", "NIC", "PORTAL", "SESSION", "GROUP"]]
+        // one grid for every path so columns line up across maps; a line per map above its paths
+        var grid: [[String]] = [["", "DISK", "DM", "CHECKER", "IFACE", "NIC", "PORTAL", "SESSION", "GROUP"]]
         for map in maps {
-            let expected = map.expectedPaths.map { "/\($0)" } ?? ""
-            rows.append([map.name, "\(map.validPaths)\(expected)", map.queueing ? "queue" : "", "", "", "", "", "", "", "", map.wwid])
             for path in map.paths {
-                rows.append([
-                    "", "", path.lost ? "LOST" : "", path.path.device, path.kernel, path.checker ?? "-", path.path.iface ?? "-",
+                grid.append([
+                    path.lost ? "LOST" : "", path.path.device, path.kernel, path.checker ?? "-", path.path.iface ?? "-",
                     path.path.nic ?? "-", path.path.portal ?? "-", path.session ?? "-", path.group,
                 ])
             }
         }
-        out += "\n" + StatusReport.align(rows)
+        let lines = StatusReport.align(grid).split(separator: "\n", omittingEmptySubsequences: false)
+        out += "\n  " + lines[0] + "\n"
+        var row = 1
+        for map in maps {
+            let expected = map.expectedPaths.map { "/\($0)" } ?? ""
+            let severity: Severity? = map.validPaths == 0 ? .critical : map.validPaths < (map.expectedPaths ?? 0) ? .warning : nil
+            out += "\(bold)\(map.name)\(reset) \(map.wwid)  \(paint(severity))\(map.validPaths)\(expected) paths\(reset)"
+            out += (map.queueing ? ", queue_if_no_path" : "") + (map.openCount > 0 ? ", open \(map.openCount)" : "") + "\n"
+            for _ in map.paths {
+                out += "  " + lines[row] + "\n"
+                row += 1
+            }
+        }
         if !ifaces.isEmpty {
             var ifaceRows = [["IFACE", "NIC", "BOUND TO", "NIC STATE"]]
             for row in ifaces {
@@ -172,6 +186,11 @@ public struct StatusReport: Sendable, Codable {
         if findings.isEmpty {
             out += "\(green)No findings.\(reset)\n"
         } else {
+            out += "\(bold)CAUSES\(reset)\n"
+            for cause in causes {
+                out += "\(paint(cause.severity))\(cause.severity.rawValue.uppercased())\(reset) \(cause.kind): \(cause.summary)\n"
+            }
+            out += "\(bold)FINDINGS\(reset)\n"
             for finding in findings {
                 out += "\(paint(finding.severity))\(finding.severity.rawValue.uppercased())\(reset) \(finding.kind.rawValue): \(finding.summary)\n"
             }
@@ -186,7 +205,7 @@ public struct StatusReport: Sendable, Codable {
         return rows.map { row in
             row.enumerated().map { index, cell in
                 index == row.count - 1 ? cell : cell.padding(toLength: widths[index], withPad: " ", startingAt: 0)
-            }.joined(separator: "  ").trimmingCharacters(in: .whitespaces)
+            }.joined(separator: "  ").replacing(/\s+$/, with: "")
         }.joined(separator: "\n") + "\n"
     }
 
