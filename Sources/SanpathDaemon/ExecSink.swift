@@ -16,7 +16,8 @@ import SanpathHealth
 /// (comma list), `SANPATH_ALERT_PATHS` (one path per line), `SANPATH_ALERT_TIME`,
 /// `SANPATH_ALERT_STARTED_AT` and `SANPATH_ALERT_JSON` (the stdout line).
 public struct ExecSink: AlertSink {
-    /// `exec:<argv joined by spaces>`.
+    /// `exec:<name>` when given a name (the config's table name), else `exec:<argv joined by
+    /// spaces>`. Names reach logs, /status and /metrics: arguments that carry a token call for a name.
     public let name: String
     /// The program and its arguments; the program is an absolute path.
     public let argv: [String]
@@ -31,8 +32,11 @@ public struct ExecSink: AlertSink {
     /// A sink running `argv` (argv[0] an absolute path) for each event, killed after `timeout`.
     /// The program inherits `environment` (the daemon's by default, less systemd's variables)
     /// plus the alert's variables.
-    public init(argv: [String], timeout: Duration = .seconds(30), environment: [String: String] = ProcessInfo.processInfo.environment) {
-        self.name = "exec:\(argv.joined(separator: " "))"
+    public init(
+        argv: [String], name: String? = nil, timeout: Duration = .seconds(30),
+        environment: [String: String] = ProcessInfo.processInfo.environment
+    ) {
+        self.name = "exec:\(name ?? argv.joined(separator: " "))"
         self.argv = argv
         self.timeout = timeout
         self.environment = environment.filter { !ExecSink.withheld.contains($0.key) }

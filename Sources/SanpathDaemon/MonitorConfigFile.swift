@@ -111,13 +111,14 @@ extension MonitorConfig {
             try sinks.rejectUnknown(["log", "stdout", "webhook", "exec"])
             config.sinks.log = try sinks.boolean("log") ?? config.sinks.log
             config.sinks.stdout = try sinks.boolean("stdout") ?? config.sinks.stdout
-            // two sinks of one name would share outbox entries: the second would never get any
-            var names: Set<String> = []
+            // the same destination twice would deliver every alert twice
+            var destinations: Set<String> = []
             if let webhooks = try sinks.table("webhook") {
                 for name in webhooks.table.orderedKeys {
                     guard let table = try webhooks.table(name) else { continue }
                     let webhook = try webhook(name, table)
-                    guard names.insert(WebhookSink(url: webhook.url, format: webhook.format).name).inserted else {
+                    let endpoint = webhook.format == .alertmanager ? WebhookSink.alertmanagerEndpoint(webhook.url) : webhook.url
+                    guard destinations.insert(endpoint).inserted else {
                         throw ConfigTable.error(
                             "\(table.path).url", "the same URL as an earlier webhook", at: table.location(of: "url").shifted(by: 1),
                             text: webhook.url)
@@ -129,7 +130,7 @@ extension MonitorConfig {
                 for name in execs.table.orderedKeys {
                     guard let table = try execs.table(name) else { continue }
                     let exec = try exec(name, table)
-                    guard names.insert(ExecSink(argv: exec.argv).name).inserted else {
+                    guard destinations.insert("exec\u{0}" + exec.argv.joined(separator: "\u{0}")).inserted else {
                         throw ConfigTable.error(
                             "\(table.path).argv", "the same command as an earlier exec sink", at: table.location(of: "argv"),
                             text: exec.argv.joined(separator: " "))

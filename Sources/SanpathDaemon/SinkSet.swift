@@ -25,13 +25,13 @@ public struct SinkSet: Sendable {
         if config.sinks.stdout { sinks.append(StdoutEventSink(writer: stdout)) }
         for webhook in config.sinks.webhooks {
             let sink = WebhookSink(
-                url: webhook.url, format: webhook.format, timeout: webhook.timeout, instance: instance, generatorURL: generatorURL,
+                url: webhook.url, name: webhook.name, format: webhook.format, timeout: webhook.timeout, instance: instance, generatorURL: generatorURL,
                 client: client)
             sinks.append(sink)
             if webhook.format == .alertmanager { alertmanagers.append((sink, webhook.resend)) }
         }
         for exec in config.sinks.execs {
-            sinks.append(ExecSink(argv: exec.argv, timeout: exec.timeout))
+            sinks.append(ExecSink(argv: exec.argv, name: exec.name, timeout: exec.timeout))
         }
         self.sinks = sinks
         self.alertmanagers = alertmanagers

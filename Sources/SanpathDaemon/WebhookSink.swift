@@ -22,7 +22,9 @@ public struct WebhookSink: AlertSink {
         case alertmanager
     }
 
-    /// `webhook:<url>` (user and password of the URL left out).
+    /// `webhook:<name>` when given a name (the config's table name), else `webhook:<url>` less
+    /// its user and password. Names reach logs, /status and /metrics: a URL that carries a
+    /// token in its path or query should be given a name.
     public let name: String
     /// The format.
     public let format: Format
@@ -38,10 +40,10 @@ public struct WebhookSink: AlertSink {
     /// host name by default) is an Alertmanager label, so alerts of many hosts stay apart;
     /// `generatorURL` links back to this daemon's status.
     public init(
-        url: String, format: Format = .generic, timeout: Duration = .seconds(10),
+        url: String, name: String? = nil, format: Format = .generic, timeout: Duration = .seconds(10),
         instance: String = ProcessInfo.processInfo.hostName, generatorURL: String? = nil, client: HTTPClient = .shared
     ) {
-        self.name = "webhook:\(WebhookSink.withoutCredentials(url))"
+        self.name = "webhook:\(name ?? WebhookSink.withoutCredentials(url))"
         self.format = format
         self.endpoint = format == .alertmanager ? WebhookSink.alertmanagerEndpoint(url) : url
         self.timeout = timeout
@@ -112,7 +114,7 @@ public struct WebhookSink: AlertSink {
         do {
             response = try await client.execute(request, timeout: .nanoseconds(Int64(timeout.nanoseconds)))
         } catch {
-            throw SanpathError(.delivery, "POST \(WebhookSink.withoutCredentials(endpoint)) failed: \(error)", underlying: error)
+            throw SanpathError(.delivery, "POST to \(WebhookSink.server(of: endpoint)) failed: \(error)", underlying: error)
         }
         // Read (a bounded part of) the body so the connection can be reused, and for the message.
         var text = ""
@@ -123,12 +125,21 @@ public struct WebhookSink: AlertSink {
             let excerpt = text.prefix(200).replacingOccurrences(of: "\n", with: " ")
             throw SanpathError(
                 .delivery,
-                "POST \(WebhookSink.withoutCredentials(endpoint)) answered \(response.status.code) \(response.status.reasonPhrase)"
+                "POST to \(WebhookSink.server(of: endpoint)) answered \(response.status.code) \(response.status.reasonPhrase)"
                     + (excerpt.isEmpty ? "" : ": \(excerpt)"))
         }
     }
 
-    /// The URL without `user:password@`, for names and messages.
+    /// `scheme://host:port` of a URL, for messages: no credentials, no path, no query.
+    static func server(of url: String) -> String {
+        guard let components = URLComponents(string: url), let scheme = components.scheme, let host = components.host else {
+            return "the webhook"
+        }
+        let shown = host.contains(":") ? "[\(host)]" : host
+        return "\(scheme)://\(shown)" + (components.port.map { ":\($0)" } ?? "")
+    }
+
+    /// The URL without `user:password@`, for names.
     static func withoutCredentials(_ url: String) -> String {
         guard var components = URLComponents(string: url), components.user != nil || components.password != nil else { return url }
         components.user = nil

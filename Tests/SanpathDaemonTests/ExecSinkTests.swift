@@ -44,6 +44,7 @@ struct ExecSinkTests {
         #expect(env["NOTIFY_SOCKET"] == nil)
         #expect(env["WATCHDOG_USEC"] == nil)
         #expect(sink.name == "exec:/bin/sh -c env -0 > \"$1\" hook \(out.path)")
+        #expect(ExecSink(argv: ["/usr/local/bin/page", "--token", "T0KEN"], name: "page").name == "exec:page")
     }
 
     @Test("arguments reach the program as they are: no shell between")

@@ -118,7 +118,8 @@ struct MonitorConfigTests {
             config.restartRequired(since: MonitorConfig()) == ["http.listen", "state.database", "state.retention", "udev_source", "sinks"])
 
         let sinks = SinkSet(config: config, instance: "nc1")
-        #expect(sinks.sinks.map(\.name) == ["log", "webhook:https://hooks.example.net/sanpath", "webhook:http://am:9093", "exec:/usr/local/bin/page --quiet"])
+        // sinks are named after their tables: a token in a URL or an argument stays out of logs and metrics
+        #expect(sinks.sinks.map(\.name) == ["log", "webhook:ops", "webhook:am", "exec:page"])
         #expect(sinks.alertmanagers.map(\.interval) == [.seconds(30)])
     }
 
@@ -153,6 +154,8 @@ struct MonitorConfigTests {
             ("[sinks.webhook.am]\nurl = \"http://am:9093\"\nretries = 3", "3:1", "unknown key in [sinks.webhook.am]", "retries"),
             ("[sinks.webhook.am]\nformat = \"generic\"", "1:1", "needs a url", "am"),
             ("[sinks.webhook.a]\nurl = \"http://am:9093\"\n[sinks.webhook.b]\nurl = \"http://am:9093\"", "4:8", "the same URL as an earlier webhook", "http://am:9093"),
+            ("[sinks.webhook.a]\nurl = \"http://am:9093/\"\nformat = \"alertmanager\"\n[sinks.webhook.b]\nurl = \"http://am:9093/api/v2/alerts\"\nformat = \"alertmanager\"", "5:8", "the same URL as an earlier webhook", "http://am:9093/api/v2/alerts"),
+            ("[sinks.exec.a]\nargv = [\"/bin/page\"]\n[sinks.exec.b]\nargv = [\"/bin/page\"]", "4:8", "the same command as an earlier exec sink", "/bin/page"),
             ("[sinks.webhook]\nam = \"http://am:9093\"", "2:6", "must be a [sinks.webhook.am] table", "am"),
             ("[sinks.exec.page]\nargv = [\"page\", \"--now\"]", "2:10", "the program must be an absolute path", "page"),
             ("[sinks.exec.page]\nargv = []", "2:8", "must name a program", "[]"),
