@@ -16,6 +16,7 @@ public struct MultipathdSocket: MultipathdClient {
         /// A unix socket file.
         case path(String)
 
+        /// `@name` for an abstract socket (as `ss -x` shows it), the path for a socket file.
         public var description: String {
             switch self {
             case .abstract(let name): "@\(name)"

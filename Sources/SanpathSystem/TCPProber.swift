@@ -15,6 +15,7 @@ public struct TCPProber: ConnectProber {
         public var step: String
         /// What the system said (`Connection refused`, `timed out after 2 s`).
         public var reason: String
+        /// `step: reason`.
         public var description: String { "\(step): \(reason)" }
     }
 
