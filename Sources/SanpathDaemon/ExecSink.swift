@@ -93,49 +93,30 @@ private enum ProgramOutcome: Sendable, Equatable {
 /// Runs a hook program and returns how it ended and the last lines of its output.
 ///
 /// Output (stdout and stderr together) goes to a temporary file, not a pipe: a grandchild that
-/// outlives the program may hold a pipe open forever, a file it can only keep writing to. The
-/// program runs in its own process group (Foundation's `Process` puts it there), so a timeout or
-/// a cancellation kills the whole group: SIGTERM, then SIGKILL two seconds later.
+/// outlives the program may hold a pipe open forever, a file it can only keep writing to. A
+/// timeout or a cancellation stops the program's whole process group (`HookProcess.terminate`).
 private func runProgram(
     _ argv: [String], environment: [String: String], timeout: Duration
 ) async throws -> (ProgramOutcome, String) {
+    #if os(Linux)
     let outputPath = FileManager.default.temporaryDirectory.appendingPathComponent("sanpath-exec-\(UUID().uuidString)").path
-    guard FileManager.default.createFile(atPath: outputPath, contents: nil, attributes: [.posixPermissions: 0o600]),
-        let output = FileHandle(forWritingAtPath: outputPath)
-    else {
-        throw SanpathError(.delivery, "cannot create a temporary file for the output of \(argv[0])")
+    // O_EXCL: a file someone placed there is not written through; O_CLOEXEC: no other hook inherits it
+    let output = open(outputPath, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+    guard output >= 0 else {
+        throw SanpathError(.delivery, "cannot create \(outputPath) for the output of \(argv[0]): \(String(cString: strerror(errno)))")
     }
-    defer { try? FileManager.default.removeItem(atPath: outputPath) }
-
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: argv[0])
-    process.arguments = Array(argv.dropFirst())
-    process.environment = environment
-    process.standardInput = FileHandle.nullDevice
-    process.standardOutput = output
-    process.standardError = output
-    let (exit, continuation) = AsyncStream<ProgramOutcome>.makeStream(bufferingPolicy: .bufferingNewest(1))
-    process.terminationHandler = { finished in
-        switch finished.terminationReason {
-        case .exit: continuation.yield(.exited(finished.terminationStatus))
-        case .uncaughtSignal: continuation.yield(.signalled(finished.terminationStatus))
-        @unknown default: continuation.yield(.exited(finished.terminationStatus))
-        }
-        continuation.finish()
+    defer {
+        close(output)
+        unlink(outputPath)
     }
-    do {
-        try process.run()
-        try? output.close()
-    } catch {
-        try? output.close()
-        throw SanpathError(.delivery, "cannot run \(argv[0]): \(error.localizedDescription)", underlying: error)
-    }
-    let pid = process.processIdentifier
-
+    let process = try HookProcess.spawn(argv: argv, environment: environment, output: output)
     let outcome = await withTaskGroup(of: ProgramOutcome?.self) { group in
         group.addTask {
-            for await outcome in exit { return outcome }
-            return nil
+            switch try? await process.wait() {
+            case .exited(let status): .exited(status)
+            case .signalled(let signal): .signalled(signal)
+            case nil: nil
+            }
         }
         group.addTask {
             do {
@@ -153,15 +134,12 @@ private func runProgram(
         return first ?? .cancelled
     }
     if outcome == .timedOut || outcome == .cancelled {
-        kill(-pid, SIGTERM)
-        Task.detached {
-            try? await Task.sleep(for: .seconds(2))
-            // the group may be gone by now; ESRCH is fine
-            kill(-pid, SIGKILL)
-        }
+        process.terminate()
     }
-    withExtendedLifetime(process) {}
     return (outcome, outputExcerpt(atPath: outputPath))
+    #else
+    throw SanpathError(.delivery, "exec sinks run on Linux only")
+    #endif
 }
 
 /// The last three lines of a hook's output, joined with ` | ` (at most 400 bytes read).

@@ -74,13 +74,15 @@ struct ExecSinkTests {
         #expect(error.message.contains("killed by signal 9"))
     }
 
-    @Test("a program that overruns its timeout is killed with its children, and that throws")
+    @Test("a program that overruns its timeout gets SIGTERM with its children, and that throws")
     func timeout() async throws {
         let folder = try temporaryFolder()
         let pids = folder.appendingPathComponent("pids")
+        let term = folder.appendingPathComponent("term")
         // the shell and a grandchild both hold the output; neither may keep the sink waiting
         let sink = ExecSink(
-            argv: ["/bin/sh", "-c", #"sleep 600 & echo $! > "$1"; echo $$ >> "$1"; wait"#, "hook", pids.path], timeout: .milliseconds(300))
+            argv: ["/bin/sh", "-c", #"trap 'echo TERM > "$2"; exit 1' TERM; sleep 600 & echo $! > "$1"; echo $$ >> "$1"; wait"#, "hook", pids.path, term.path],
+            timeout: .milliseconds(300))
         let error = try await #require(throws: SanpathError.self) { try await sink.deliver(AlertSamples.nicDown()) }
         #expect(error.code == .delivery)
         #expect(error.message.contains("did not finish within 0.3 s"))
@@ -88,6 +90,25 @@ struct ExecSinkTests {
         let ids = try String(contentsOf: pids, encoding: .utf8).split(separator: "\n").compactMap { Int32($0) }
         #expect(ids.count == 2)
         try await eventually { ids.allSatisfy { !isRunning($0) } }
+        // the program saw the SIGTERM: it was not blocked, it was not a SIGKILL
+        #expect(try String(contentsOf: term, encoding: .utf8) == "TERM\n")
+    }
+
+    @Test("the program starts with no signal blocked or ignored, in its own process group, stdin empty")
+    func cleanStart() async throws {
+        let folder = try temporaryFolder()
+        let out = folder.appendingPathComponent("status")
+        let sink = ExecSink(
+            argv: ["/bin/sh", "-c", #"grep -E '^Sig(Blk|Ign):' /proc/self/status > "$1"; ps -o pgid= -p $$ | tr -d ' ' >> "$1"; echo $$ >> "$1"; cat >> "$1""#, "hook", out.path])
+        try await sink.deliver(AlertSamples.nicDown())
+        let lines = try String(contentsOf: out, encoding: .utf8).split(separator: "\n").map(String.init)
+        #expect(lines.count == 4)
+        #expect(lines.first == "SigBlk:\t0000000000000000")
+        // no standard signal (1-31) ignored; glibc keeps its two internal ones (32, 33) to itself
+        let ignored = UInt64(lines.dropFirst().first?.split(separator: "\t").last ?? "", radix: 16)
+        #expect(ignored.map { $0 & 0x7fff_ffff } == 0)
+        // process group = its own pid
+        #expect(lines.count == 4 && lines[2] == lines[3])
     }
 
     @Test("the program must be an absolute path: no PATH lookup, no surprises")
