@@ -79,11 +79,34 @@ func eventually(_ condition: () async throws -> Bool) async throws {
     }
 }
 
-/// A fresh folder under the temporary directory.
+/// A fresh folder: inside the test's own folder under `.temporaryFolders`, which removes it
+/// when the test is over; under the temporary directory otherwise.
 func temporaryFolder() throws -> URL {
-    let url = FileManager.default.temporaryDirectory.appendingPathComponent("sanpath-daemon-tests-\(UUID().uuidString)")
+    // short names inside a test's folder: unix socket paths must fit in 108 bytes
+    let url = TemporaryFolders.root.map { $0.appendingPathComponent(String(UUID().uuidString.prefix(8))) }
+        ?? FileManager.default.temporaryDirectory.appendingPathComponent("sanpath-daemon-tests-\(UUID().uuidString)")
     try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
     return url
+}
+
+/// A trait that gives each test case a folder for `temporaryFolder()` and removes it afterwards.
+struct TemporaryFolders: TestTrait, SuiteTrait, TestScoping {
+    @TaskLocal static var root: URL?
+
+    var isRecursive: Bool { true }
+
+    func provideScope(for test: Test, testCase: Test.Case?, performing function: @Sendable () async throws -> Void) async throws {
+        // a suite passes through; each test case gets its own folder
+        guard testCase != nil else { return try await function() }
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("sanpath-daemon-tests-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: root) }
+        try await TemporaryFolders.$root.withValue(root) { try await function() }
+    }
+}
+
+extension Trait where Self == TemporaryFolders {
+    /// Temporary folders made by a test are removed when it ends.
+    static var temporaryFolders: Self { TemporaryFolders() }
 }
 
 /// Parses one JSON object.

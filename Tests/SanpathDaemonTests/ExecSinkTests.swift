@@ -4,7 +4,7 @@ import SanpathDaemon
 import SanpathHealth
 import Testing
 
-@Suite("exec sink", .timeLimit(.minutes(1)))
+@Suite("exec sink", .timeLimit(.minutes(1)), .temporaryFolders)
 struct ExecSinkTests {
     /// NUL-separated `env -0` output as a dictionary.
     func environment(in file: URL) throws -> [String: String] {

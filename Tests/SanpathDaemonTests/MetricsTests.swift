@@ -140,7 +140,7 @@ func promtoolCheck(_ text: String) throws -> (status: Int32, output: String) {
     return try runProgram(path, ["check", "metrics"], input: input)
 }
 
-@Suite("promtool check metrics", .enabled(if: promtoolPath != nil || promtoolRequired, "promtool is not installed"))
+@Suite("promtool check metrics", .enabled(if: promtoolPath != nil || promtoolRequired, "promtool is not installed"), .temporaryFolders)
 struct PromtoolTests {
     @Test("our exposition draws no complaint")
     func clean() throws {

@@ -7,7 +7,7 @@ import ServiceLifecycle
 import ServiceLifecycleTestKit
 import Testing
 
-@Suite("outbox: at least once, in order, no duplicates", .timeLimit(.minutes(1)))
+@Suite("outbox: at least once, in order, no duplicates", .timeLimit(.minutes(1)), .temporaryFolders)
 struct OutboxTests {
     let fast = AlertDelivery.Configuration(backoff: Backoff(initial: .milliseconds(2), maximum: .milliseconds(10)))
 

@@ -26,6 +26,7 @@ final class NotifySocket: Sendable {
         address.sun_family = sa_family_t(AF_UNIX)
         var bytes = Array(name.utf8)
         if abstract { bytes[0] = 0 }
+        try #require(bytes.count < MemoryLayout.size(ofValue: address.sun_path), "socket path too long: \(name)")
         withUnsafeMutableBytes(of: &address.sun_path) { $0.copyBytes(from: bytes) }
         let length = socklen_t(MemoryLayout<sockaddr_un>.offset(of: \.sun_path)! + bytes.count + (abstract ? 0 : 1))
         let bound = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
@@ -60,7 +61,7 @@ final class NotifySocket: Sendable {
     }
 }
 
-@Suite("systemd notify", .timeLimit(.minutes(1)))
+@Suite("systemd notify", .timeLimit(.minutes(1)), .temporaryFolders)
 struct SystemdNotifyTests {
     @Test("READY, STATUS, RELOADING, STOPPING and WATCHDOG reach a socket file and an abstract socket", arguments: [false, true])
     func messages(abstract: Bool) async throws {
@@ -165,7 +166,7 @@ struct SystemdNotifyTests {
     }
 }
 
-@Suite("config reload", .timeLimit(.minutes(1)))
+@Suite("config reload", .timeLimit(.minutes(1)), .temporaryFolders)
 struct ConfigReloadTests {
     func configFile(_ text: String) throws -> String {
         let path = try temporaryFolder().appendingPathComponent("monitor.toml").path
@@ -247,7 +248,7 @@ struct ConfigReloadTests {
     }
 }
 
-@Suite("the daemon's services shut down gracefully", .timeLimit(.minutes(1)))
+@Suite("the daemon's services shut down gracefully", .timeLimit(.minutes(1)), .temporaryFolders)
 struct GracefulShutdownTests {
     @Test("delivery, HTTP, systemd notify, reload and Alertmanager re-send stop together; STOPPING=1 is said")
     func serviceGroup() async throws {
