@@ -11,7 +11,7 @@
 #   lab_target_setup VENDOR N makes LAB_NTARGETS (default 1) targets with N fileio LUNs (sparse
 #   files in RAM) that answer INQUIRY as that vendor's array (wwn/vendor_id, wwn/product_id):
 #     equallogic  EQLOGIC / 100E-00     no ALUA (TPGS 0), one TPG holding both portals
-#     netapp      NETAPP  / LUN C-Mode  ALUA: tpgt_1 = portal A in port group 1 active/optimized,
+#     netapp      NETAPP  / LUN C-Mode  implicit ALUA: tpgt_1 = portal A in port group 1 active/optimized,
 #     vnx         DGC     / VRAID               tpgt_2 = portal B in port group 2 active/non-optimized
 #   Serials are all-hex and unique per vendor and LUN (LIO builds the NAA WWID from the serial's
 #   hex digits only), so several vendors can share one guest.
@@ -149,9 +149,13 @@ lab_target_setup() {
     cfgw "$V_PRODUCT" "$b/wwn/product_id" || return 1
     cfgw 1 "$b/enable" || return 1
     if [ "$V_ALUA" = 1 ]; then
-      # two ALUA target port groups: A active/optimized (state 0), B active/non-optimized (1)
+      # two ALUA target port groups: A active/optimized (state 0), B active/non-optimized (1).
+      # Implicit ALUA only (access type 1), as NetApp ONTAP reports it: with explicit ALUA on,
+      # the initiator's scsi_dh_alua sends SET TARGET PORT GROUPS when dm activates group B and
+      # LIO makes B optimized too (seen in the lab: both groups prio 50, one path group).
       mkdir -p "$b/alua/lab_pg_a" "$b/alua/lab_pg_b" || return 1
       cfgw 1 "$b/alua/lab_pg_a/tg_pt_gp_id" && cfgw 2 "$b/alua/lab_pg_b/tg_pt_gp_id" || return 1
+      cfgw 1 "$b/alua/lab_pg_a/alua_access_type" && cfgw 1 "$b/alua/lab_pg_b/alua_access_type" || return 1
       cfgw 0 "$b/alua/lab_pg_a/alua_access_state" && cfgw 1 "$b/alua/lab_pg_b/alua_access_state" || return 1
       for l in "$t1|lab_pg_a" "$t2|lab_pg_b"; do
         mkdir "${l%|*}/lun/lun_$i" && ln -s "$b" "${l%|*}/lun/lun_$i/${vendor}_$i" || return 1

@@ -78,6 +78,12 @@ provision_scenario() {
     wait_for 120 "maps_ready $n"
   fi
   say "maps: $(nmaps), $(since "$t0")s after login"
+  if [ "$V_ALUA" = 1 ]; then
+    # multipathd may create a map before it knows both paths' prio (seen: portal B first) and
+    # regroups it at a later check (failback immediate): give it a few checker intervals
+    wait_for 40 maps_groups_settled
+    say "ALUA groups settled: $(since "$t0")s after login"
+  fi
   multipath -ll > "$OUT/multipath-ll.txt" 2>&1
   multipathd show paths format "%d %w %m %c %t %T %o %p %s %g" > "$OUT/paths.txt" 2>&1
   multipathd show maps json > "$OUT/maps.json" 2>&1
@@ -145,6 +151,10 @@ vnx_checker_on_lio() {
   [ -n "$p" ] || return 1
   awk '$2 != "emc_clariion" || $3 != "active" || $4 != "undef" { bad = 1 } END { exit bad }' <<< "$p" || return 1
   grep -q "emc_clariion checker doesn't support this device" "$LAB_LOG/multipathd.log"
+}
+maps_groups_settled() {
+  local m
+  for m in $(dmsetup ls --target multipath | awk '{print $1}'); do map_groups_dm "$m" >/dev/null 2>&1 || return 1; done
 }
 # map_groups_dm MAP: the kernel's table has 2 priority groups of one path each, in priority order:
 # group 1 holds the portal A path, group 2 the portal B path, and multipathd's path prio of the
