@@ -77,6 +77,7 @@ let package = Package(
                 "SanpathCore", "SanpathSite", "SanpathConfig", "SanpathProfiles", "SanpathProvision",
                 "SanpathHealth", "SanpathSystem", "SanpathDaemon",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
         .executableTarget(name: "sanpath", dependencies: ["SanpathCLI"]),

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import SanpathCore
+import SanpathDaemon
 
 /// `sanpath`: the root command. Every verb is a type of its own.
 public struct SanpathCommand: AsyncParsableCommand {
@@ -24,7 +25,9 @@ public struct SanpathCommand: AsyncParsableCommand {
             Exit codes: 0 done or nothing to do, 1 error, 2 (plan) changes pending.
             """,
         version: "0.1.0",
-        subcommands: [RenderCommand.self, PlanCommand.self, ApplyCommand.self, RollbackCommand.self, StatusCommand.self]
+        subcommands: [
+            RenderCommand.self, PlanCommand.self, ApplyCommand.self, RollbackCommand.self, StatusCommand.self, MonitorCommand.self,
+        ]
     )
 
     public init() {}
@@ -69,6 +72,17 @@ enum CommandContext {
 /// swift-log may be bootstrapped only once per process.
 enum LoggingBootstrap {
     nonisolated(unsafe) static var done = false
+
+    /// The daemon's logging: one line per record on stderr, journal or JSON style.
+    static func daemon(verbose: Bool) {
+        guard !done else { return }
+        done = true
+        LoggingSystem.bootstrap { label in
+            var handler = DaemonLogHandler(label: label)
+            handler.logLevel = verbose ? .debug : .info
+            return handler
+        }
+    }
 
     static func once(verbose: Bool) {
         guard !done else { return }

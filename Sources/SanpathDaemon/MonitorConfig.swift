@@ -86,7 +86,7 @@ public struct MonitorConfig: Sendable, Hashable {
     /// How often everything is re-read even without events.
     public var resyncInterval: Duration = .seconds(10)
     /// Where udev events come from.
-    public var udevSource: UdevSource = .udev
+    public var udevSource: UdevSource = .kernel
     /// The state database (outbox, firing alerts).
     public var stateDatabase: String = StateDatabase.defaultPath
     /// How long delivered alerts stay in the outbox.

@@ -224,10 +224,9 @@ public actor MonitorEngine {
         let candidates = AlertGrouping.candidates(findings, snapshot: snapshot, model: model)
         let events = machine.evaluate(candidates, monotonic: monotonic(), wall: Date())
         guard !events.isEmpty else { return }
+        // the log sink reports each alert; this only traces the hand-over
         for event in events {
-            logger.log(
-                level: event.state == .firing ? .warning : .info, "alert \(event.state.rawValue)",
-                metadata: ["alert": "\(event.alertKey)", "summary": "\(event.summary)"])
+            logger.debug("alert \(event.state.rawValue)", metadata: ["alert": "\(event.alertKey)"])
         }
         await dispatcher.dispatch(events)
     }
