@@ -61,7 +61,7 @@ struct MonitorConfigTests {
         let config = try MonitorConfig.parse(
             """
             resync_interval = "500ms"
-            udev_source = "kernel"
+            udev_source = "udev"
             [state]
             database = "/srv/sanpath/state.sqlite"
             retention = "2d"
@@ -95,7 +95,7 @@ struct MonitorConfigTests {
             timeout = "5s"
             """, source: "monitor.toml")
         #expect(config.resyncInterval == .milliseconds(500))
-        #expect(config.udevSource == .kernel)
+        #expect(config.udevSource == .udev)
         #expect(config.stateDatabase == "/srv/sanpath/state.sqlite")
         #expect(config.retention == .seconds(2 * 86_400))
         #expect(config.sanHosts.interval == .seconds(30))
