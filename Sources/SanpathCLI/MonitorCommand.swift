@@ -146,19 +146,19 @@ struct MonitorCommand: AsyncParsableCommand {
         ]
         if !resolvedSite.sanHosts.isEmpty {
             services.append(
-                SANHostProbeService(
-                    engine: engine, prober: prober, interval: { store.current.sanHosts.interval },
+                ProbeService(
+                    prober: prober, targets: { await ProbeTarget.sanHosts(of: engine) }, interval: { store.current.sanHosts.interval },
                     timeout: { store.current.sanHosts.timeout }))
         }
         if settings.portalProbes.enabled {
-            let targets = resolvedSite.paths.compactMap { path -> PortalProbeService.Target? in
+            let portals = resolvedSite.paths.compactMap { path -> ProbeTarget? in
                 guard let iface = path.iface, let nic = resolvedSite.nic(forIface: iface) else { return nil }
-                return PortalProbeService.Target(portal: path.portal.description, host: path.portal.host, port: path.portal.port, nic: nic)
+                return .portal(path.portal.description, host: path.portal.host, port: path.portal.port, nic: nic, engine: engine)
             }
-            if !targets.isEmpty {
+            if !portals.isEmpty {
                 services.append(
-                    PortalProbeService(
-                        engine: engine, prober: prober, targets: targets, interval: { store.current.portalProbes.interval },
+                    ProbeService(
+                        prober: prober, targets: { portals }, interval: { store.current.portalProbes.interval },
                         timeout: { store.current.portalProbes.timeout }))
             }
         }

@@ -71,76 +71,52 @@ public struct ResyncService: Service {
     }
 }
 
-/// TCP probes of the SAN management hosts, each on its own, every interval.
-public struct SANHostProbeService: Service {
-    let engine: MonitorEngine
-    let prober: any ConnectProber
-    let interval: @Sendable () -> Duration
-    let timeout: @Sendable () -> Duration
+/// One TCP probe and where its result goes.
+public struct ProbeTarget: Sendable {
+    /// Host or address.
+    public var host: String
+    /// TCP port.
+    public var port: Int
+    /// NIC to leave by (SO_BINDTODEVICE), nil for the routing table's choice.
+    public var device: String?
+    /// Hands the connect time (nil: failed) to the engine.
+    public var record: @Sendable (Double?) async -> Void
 
-    /// Creates the service.
-    public init(
-        engine: MonitorEngine, prober: any ConnectProber, interval: @escaping @Sendable () -> Duration,
-        timeout: @escaping @Sendable () -> Duration
-    ) {
-        self.engine = engine
-        self.prober = prober
-        self.interval = interval
-        self.timeout = timeout
+    /// Creates a target.
+    public init(host: String, port: Int, device: String?, record: @escaping @Sendable (Double?) async -> Void) {
+        self.host = host
+        self.port = port
+        self.device = device
+        self.record = record
     }
 
-    public func run() async throws {
-        while !Task.isShuttingDownGracefully, !Task.isCancelled {
-            let targets = await engine.sanHostTargets
-            let seconds = Double(timeout().components.seconds) + Double(timeout().components.attoseconds) / 1e18
-            await withTaskGroup(of: Void.self) { group in
-                for target in targets {
-                    group.addTask {
-                        let latency = await prober.connect(host: target.host, port: target.port, timeout: seconds, device: nil)
-                        await engine.recordSANProbe(host: target.host, latency: latency)
-                    }
-                }
-            }
-            do { try await cancelWhenGracefulShutdown { try await Task.sleep(for: interval()) } } catch { return }
+    /// The SAN management hosts the engine knows, in Eucalyptus' order.
+    public static func sanHosts(of engine: MonitorEngine) async -> [ProbeTarget] {
+        await engine.sanHostTargets.map { target in
+            ProbeTarget(host: target.host, port: target.port, device: nil) { await engine.recordSANProbe(host: target.host, latency: $0) }
         }
+    }
+
+    /// Each portal through the NIC of its path: a dead path shows up here before iSCSI's
+    /// timeouts fire.
+    public static func portal(_ portal: String, host: String, port: Int, nic: String, engine: MonitorEngine) -> ProbeTarget {
+        ProbeTarget(host: host, port: port, device: nic) { await engine.recordPortalProbe(portal: portal, nic: nic, latency: $0) }
     }
 }
 
-/// TCP probes of each portal through its path's own NIC (SO_BINDTODEVICE): a dead path shows
-/// up here before iSCSI's timeouts fire.
-public struct PortalProbeService: Service {
-    /// A portal and the NIC its path leaves by.
-    public struct Target: Sendable, Hashable {
-        /// `address:port` as the site writes it.
-        public var portal: String
-        /// Host part.
-        public var host: String
-        /// Port.
-        public var port: Int
-        /// NIC.
-        public var nic: String
-
-        /// Creates a target.
-        public init(portal: String, host: String, port: Int, nic: String) {
-            self.portal = portal
-            self.host = host
-            self.port = port
-            self.nic = nic
-        }
-    }
-
-    let engine: MonitorEngine
+/// TCP connect probes, all targets at once, every interval: the SAN management hosts, or the
+/// portals through their paths' NICs.
+public struct ProbeService: Service {
     let prober: any ConnectProber
-    let targets: [Target]
+    let targets: @Sendable () async -> [ProbeTarget]
     let interval: @Sendable () -> Duration
     let timeout: @Sendable () -> Duration
 
-    /// Creates the service.
+    /// Creates the service; `targets`, `interval` and `timeout` are read each round (reload).
     public init(
-        engine: MonitorEngine, prober: any ConnectProber, targets: [Target], interval: @escaping @Sendable () -> Duration,
+        prober: any ConnectProber, targets: @escaping @Sendable () async -> [ProbeTarget], interval: @escaping @Sendable () -> Duration,
         timeout: @escaping @Sendable () -> Duration
     ) {
-        self.engine = engine
         self.prober = prober
         self.targets = targets
         self.interval = interval
@@ -149,12 +125,13 @@ public struct PortalProbeService: Service {
 
     public func run() async throws {
         while !Task.isShuttingDownGracefully, !Task.isCancelled {
-            let seconds = Double(timeout().components.seconds) + Double(timeout().components.attoseconds) / 1e18
+            let limit = timeout()
+            let seconds = Double(limit.components.seconds) + Double(limit.components.attoseconds) / 1e18
+            let round = await targets()
             await withTaskGroup(of: Void.self) { group in
-                for target in targets {
+                for target in round {
                     group.addTask {
-                        let latency = await prober.connect(host: target.host, port: target.port, timeout: seconds, device: target.nic)
-                        await engine.recordPortalProbe(portal: target.portal, nic: target.nic, latency: latency)
+                        await target.record(await prober.connect(host: target.host, port: target.port, timeout: seconds, device: target.device))
                     }
                 }
             }
