@@ -103,7 +103,7 @@ provision_scenario() {
     check "$map: features and hardware handler of the $vendor profile" map_features "$vendor" "$map"
     check "$map: path selector of the $vendor profile in the dm table" map_selector "$vendor" "$map"
     if [ "$V_ALUA" = 1 ]; then
-      check "$map: group_by_prio on ALUA: dm table has 2 groups, first = portal A (optimized, higher path prio), second = portal B" map_groups_dm "$map"
+      check "$map: group_by_prio on ALUA: dm has 2 groups; portal A's (optimized) has the higher prio and is the one in use" map_groups_dm "$map"
       if [ "$vendor" != vnx ]; then
         check "$map: multipath -ll: 2 groups with different prio, higher = portal A, lower = portal B" map_groups_alua "$map"
       fi
@@ -156,21 +156,28 @@ maps_groups_settled() {
   local m
   for m in $(dmsetup ls --target multipath | awk '{print $1}'); do map_groups_dm "$m" >/dev/null 2>&1 || return 1; done
 }
-# map_groups_dm MAP: the kernel's table has 2 priority groups of one path each, in priority order:
-# group 1 holds the portal A path, group 2 the portal B path, and multipathd's path prio of the
-# first is higher
+# map_groups_dm MAP: the kernel's view: 2 priority groups of one path each; the group holding the
+# portal A path has the higher path prio (multipathd) and is the group dm uses (next pg in
+# dmsetup status). multipathd may list the groups in either order (it builds the table before it
+# knows every path's prio and then switches groups instead of reordering them).
 map_groups_dm() {
-  local t groups p1 p2 d1 d2 pr1 pr2
-  t=$(dmsetup table "$1"); echo "$t"
-  # "... <#pgs> <first pg> <selector> <#sel args> [args] <#paths> <#path args> <dev> [args]..."
+  local t st groups d1 d2 pr1 pr2 p1 p2 next want
+  t=$(dmsetup table "$1"); st=$(dmsetup status "$1"); echo "table:  $t"; echo "status: $st"
   groups=$(awk '{ for (i = 1; i <= NF; i++) if ($i ~ /^[0-9]+:[0-9]+$/) printf "%s ", $i }' <<< "$t")
   set -- $groups; [ $# = 2 ] || { echo "want 2 paths in the table, got: $groups"; return 1; }
-  grep -Eq ' 2 1 [a-z-]+ [0-9]+ (0 )?1 [0-9]+ ' <<< "$t" || { echo "want 2 groups of 1 path"; return 1; }
+  grep -Eq ' 2 [12] [a-z-]+ [0-9]+ (0 )?1 [0-9]+ ' <<< "$t" || { echo "want 2 groups of 1 path"; return 1; }
   d1=$(basename "$(readlink -f /sys/dev/block/$1)") d2=$(basename "$(readlink -f /sys/dev/block/$2)")
   pr1=$(multipathd show paths raw format '%d %p' | awk -v d="$d1" '$1 == d {print $2}')
   pr2=$(multipathd show paths raw format '%d %p' | awk -v d="$d2" '$1 == d {print $2}')
-  echo "group 1: $d1 ($(disk_portal "$d1"), prio $pr1); group 2: $d2 ($(disk_portal "$d2"), prio $pr2)"
-  [ "$(disk_portal "$d1")" = "$PORTAL_A" ] && [ "$(disk_portal "$d2")" = "$PORTAL_B" ] && [ "${pr1:-0}" -gt "${pr2:-0}" ]
+  p1=$(disk_portal "$d1") p2=$(disk_portal "$d2")
+  # dmsetup status: 0 LEN multipath <#feature args> ... <#hw args> ... <#pgs> <next pg> ...
+  next=$(awk '{ i = 4; i += $i + 1; i += $i + 1; print $(i + 1) }' <<< "$st")
+  echo "group 1: $d1 ($p1, prio $pr1); group 2: $d2 ($p2, prio $pr2); dm uses group $next"
+  if [ "$p1" = "$PORTAL_A" ] && [ "$p2" = "$PORTAL_B" ]; then want=1
+  elif [ "$p1" = "$PORTAL_B" ] && [ "$p2" = "$PORTAL_A" ]; then want=2
+  else echo "paths are not one per portal"; return 1; fi
+  local pa pb; if [ $want = 1 ]; then pa=$pr1 pb=$pr2; else pa=$pr2 pb=$pr1; fi
+  [ "${pa:-0}" -gt "${pb:-0}" ] && [ "$next" = "$want" ]
 }
 
 # device_section_live VENDOR_ID CONF SHOWCONFIG: some device block of SHOWCONFIG has every
