@@ -89,7 +89,7 @@ lab_stage() {
     # stripped copy: less to read over 9p
     cp "$bin" "$LAB_SHARE/bin/sanpath.tmp" && { strip "$LAB_SHARE/bin/sanpath.tmp" 2>/dev/null || true; } &&
       mv "$LAB_SHARE/bin/sanpath.tmp" "$LAB_SHARE/bin/sanpath"
-  ) 9>"$LAB_DIR/.guest.lock" || return 1
+  ) 9>"${LAB_GUEST_LOCK:-/tmp/sanpath-lab-guest.lock}" || return 1
   # every shared library sanpath needs must be in the guest's rootfs (add its package to build-image)
   local lib missing=""
   for lib in $(ldd "$LAB_SHARE/bin/sanpath" | awk '$2 == "=>" {print $1}'); do
