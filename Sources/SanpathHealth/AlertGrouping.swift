@@ -116,11 +116,16 @@ public enum AlertGrouping {
         }
 
         // 5. everything else, one alert per finding (a failing portal probe joins the portal's
-        // alert when its sessions are down too: same key)
+        // alert when its sessions are down too: same key; and the NIC's when it left by a dead NIC)
         let handled: Set<Finding.Kind> = [.nicDown, .sessionDown, .pathLost, .mapDegraded, .mapNoPath]
         for finding in findings where !handled.contains(finding.kind) {
             let key = "\(finding.kind.rawValue):\(finding.subject)"
             guard !out.contains(where: { $0.key == key }) else { continue }
+            if finding.kind == .portalUnreachable, let nic = snapshot.portalProbes.first(where: { $0.portal == finding.subject })?.nic,
+                out.contains(where: { $0.key == "nic-down:\(nic)" })
+            {
+                continue
+            }
             out.append(
                 AlertCandidate(
                     key: key, kind: finding.kind.rawValue, severity: finding.severity,

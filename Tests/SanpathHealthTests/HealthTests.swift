@@ -139,6 +139,20 @@ func alerts(_ host: LabHost) -> [AlertCandidate] {
         #expect(alerts(host).map(\.key) == ["portal-unreachable:\(LabHost.portalB)"])
     }
 
+    /// The probe through a dead NIC fails too: still the NIC's one alert (seen in the lab, where
+    /// the probe failed before the resync saw the NIC down).
+    @Test func aPortalProbeThroughADeadNICJoinsTheNICAlert() {
+        var host = LabHost(luns: 4)
+        host.snapshot.portalProbes = [
+            PortalProbe(portal: LabHost.portalB, nic: "ini1", reachable: false, consecutiveFailures: 2),
+            PortalProbe(portal: LabHost.portalA, nic: "ini0", reachable: true),
+        ]
+        host.snapshot.nics["ini1"] = NIC(name: "ini1", operstate: "down", carrier: nil)
+        #expect(alerts(host).map(\.key) == ["nic-down:ini1"])
+        host.linkDown("ini1")
+        #expect(alerts(host).map(\.key) == ["nic-down:ini1"])
+    }
+
     @Test func mapsOfOtherArraysGetNoExpectedCount() {
         var host = LabHost(luns: 1)
         host.snapshot.maps.append(MultipathMap(name: "hitachi0", wwid: "360060e8", groups: [PathGroup(state: .active, paths: [MapPath(majorMinor: "65:0", kernelState: .active)])]))
