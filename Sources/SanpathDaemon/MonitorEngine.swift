@@ -191,10 +191,17 @@ public actor MonitorEngine {
     }
 
     /// Records a portal probe through a NIC and evaluates.
+    /// A probe that starts failing re-reads everything at once: the NIC it leaves by may be down,
+    /// and the NIC's alert must come before the probe's own (NICs send no block event).
     public func recordPortalProbe(portal: String, nic: String, latency: Double?) async {
         var probe = portalProbes[portal] ?? PortalProbe(portal: portal, nic: nic, reachable: true)
+        let wasReachable = probe.reachable
         probe.record(latency: latency)
         portalProbes[portal] = probe
+        if wasReachable, !probe.reachable {
+            await fullScan()
+            return
+        }
         snapshot?.portalProbes = portalProbes.values.sorted { $0.portal < $1.portal }
         await evaluate()
     }

@@ -141,6 +141,24 @@ final class TestClock: Sendable {
         #expect(dispatcher.keys == ["firing:all-san-hosts-unreachable:san"])
     }
 
+    /// A NIC going down sends no block event; the portal probe through it fails first. The
+    /// engine must look at the NICs then, so the one alert is the NIC's, not the portal's.
+    @Test func aFailingPortalProbeRescansSoTheDeadNICIsTheAlert() async {
+        let host = ScriptedHost(labSnapshot())
+        let dispatcher = CollectingDispatcher()
+        let engine = engine(host, dispatcher)
+        await engine.fullScan()
+        await engine.recordPortalProbe(portal: "198.51.100.2:3260", nic: "ini1", latency: 0.001)
+        #expect(host.collections.withLock { $0 } == 1)
+        host.set { $0.nics["ini1"] = NIC(name: "ini1", operstate: "down", carrier: nil) }
+        await engine.recordPortalProbe(portal: "198.51.100.2:3260", nic: "ini1", latency: nil)
+        #expect(host.collections.withLock { $0 } == 2, "the first failed probe re-reads the host")
+        #expect(dispatcher.keys == ["firing:nic-down:ini1"])
+        await engine.recordPortalProbe(portal: "198.51.100.2:3260", nic: "ini1", latency: nil)
+        #expect(host.collections.withLock { $0 } == 2, "only the first failure costs a scan")
+        #expect(dispatcher.keys == ["firing:nic-down:ini1"])
+    }
+
     @Test func restoredAlertsAreNotFiredAgainAfterARestart() async {
         let host = ScriptedHost(labSnapshot())
         host.set { $0.maps[0].groups[0].paths[0].kernelState = .failed }
