@@ -228,7 +228,7 @@ public actor MonitorEngine {
     private func evaluate() async {
         guard let snapshot else { return }
         findings = model.findings(snapshot)
-        let candidates = AlertGrouping.candidates(findings, snapshot: snapshot, model: model)
+        let candidates = AlertGrouping.candidates(findings, snapshot: snapshot, model: model, firing: machine.firing.map(\.candidate))
         let events = machine.evaluate(candidates, monotonic: monotonic(), wall: Date())
         guard !events.isEmpty else { return }
         // the log sink reports each alert; this only traces the hand-over

@@ -26,10 +26,19 @@ public struct AlertCandidate: Sendable, Hashable, Codable {
 
 /// Turns findings into alerts by root cause: a dead NIC, an unreachable portal (every session to
 /// it down) or a lost session is one alert naming every path and map it took down, not one alert
-/// per LUN. A map left without any path raises the cause's severity to critical.
+/// per LUN. A map left without any path raises the cause's severity to critical. A cause that
+/// is over (the NIC is up again, the portal answers) keeps its alert while paths it took down are
+/// still down: sessions log in again and multipathd reinstates the paths seconds later, and those
+/// seconds are the end of the same outage, not new alerts.
 public enum AlertGrouping {
-    /// Groups the findings of one snapshot.
-    public static func candidates(_ findings: [Finding], snapshot: Snapshot, model: HealthModel) -> [AlertCandidate] {
+    /// Kinds whose alert outlasts its cause until the paths it took down are back.
+    static let heldUntilPathsAreBack: Set<String> = ["nic-down", "portal-unreachable", "session-down"]
+
+    /// Groups the findings of one snapshot. `firing` are the alerts firing now (the daemon's):
+    /// a cause among them that is over keeps its key for the paths it took down that are still down.
+    public static func candidates(
+        _ findings: [Finding], snapshot: Snapshot, model: HealthModel, firing: [AlertCandidate] = []
+    ) -> [AlertCandidate] {
         var out: [AlertCandidate] = []
         let noPathMaps = Set(findings.filter { $0.kind == .mapNoPath }.map(\.subject))
         // paths lost by any cause, by device
@@ -61,6 +70,24 @@ public enum AlertGrouping {
                     summary: finding.summary + (paths.isEmpty ? "" : "; " + tail(paths, maps)), maps: maps, paths: paths))
         }
 
+        // 1b. causes that are over, with paths they took down still down: those paths stay theirs
+        var lostNow = Set(lostSessions.flatMap(\.paths).map(\.device))
+        for map in snapshot.maps {
+            for path in map.paths where model.isLost(path, in: snapshot) { lostNow.insert(path.device ?? path.majorMinor) }
+        }
+        var held: [(alert: AlertCandidate, paths: [PathRef])] = []
+        var heldBy: [String: String] = [:]  // device -> key of the alert holding it
+        for alert in firing where heldUntilPathsAreBack.contains(alert.kind) && !out.contains(where: { $0.key == alert.key }) {
+            let paths = alert.paths.filter { lostNow.contains($0.device) && !covered.contains($0.device) && heldBy[$0.device] == nil }
+            guard !paths.isEmpty else { continue }
+            held.append((alert, paths))
+            for path in paths { heldBy[path.device] = alert.key }
+        }
+        // a path is free for an alert unless a cause took it or another alert holds it
+        func free(_ path: PathRef, for key: String) -> Bool {
+            !covered.contains(path.device) && (heldBy[path.device] ?? key) == key
+        }
+
         // 2. sessions down: grouped by portal when every session to that portal is down
         var byPortal: [String: [Finding]] = [:]
         for finding in lostSessions {
@@ -68,11 +95,13 @@ public enum AlertGrouping {
             byPortal[portal, default: []].append(finding)
         }
         for (portal, sessionFindings) in byPortal.sorted(by: { $0.key < $1.key }) {
-            let remaining = sessionFindings.map { f in f.paths.filter { !covered.contains($0.device) } }
+            let wholePortal = snapshot.sessions.filter { $0.portal == portal }.count == sessionFindings.count
+            let remaining = sessionFindings.map { f in
+                f.paths.filter { free($0, for: wholePortal ? "portal-unreachable:\(portal)" : "session-down:\(f.subject)") }
+            }
             let paths = remaining.flatMap { $0 }.sorted()
             guard !paths.isEmpty || sessionFindings.allSatisfy({ $0.paths.isEmpty }) else { continue }
-            let sessionsToPortal = snapshot.sessions.filter { $0.portal == portal }
-            if sessionsToPortal.count == sessionFindings.count {
+            if wholePortal {
                 let maps = Array(Set(paths.compactMap(\.map))).sorted()
                 let via = Set(paths.compactMap { p in p.iface.map { "\($0)/\(p.nic ?? "-")" } }).sorted().joined(separator: ", ")
                 covered.formUnion(paths.map(\.device))
@@ -91,6 +120,16 @@ public enum AlertGrouping {
                             summary: finding.summary + "; " + tail(sessionPaths, maps), maps: maps, paths: sessionPaths.sorted()))
                 }
             }
+        }
+
+        // held causes whose own condition is gone
+        for (alert, paths) in held where !out.contains(where: { $0.key == alert.key }) {
+            let still = paths.filter { !covered.contains($0.device) }
+            guard !still.isEmpty else { continue }
+            let maps = Array(Set(still.compactMap(\.map))).sorted()
+            covered.formUnion(still.map(\.device))
+            out.append(
+                AlertCandidate(key: alert.key, kind: alert.kind, severity: severity(for: maps), summary: alert.summary, maps: maps, paths: still))
         }
 
         // 3. single paths lost while their session is up

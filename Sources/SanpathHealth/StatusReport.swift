@@ -90,7 +90,11 @@ public struct StatusReport: Sendable, Codable {
         worst = findings.map(\.severity).max()
         self.findings = findings
         self.alerts = alerts
-        causes = AlertGrouping.candidates(findings, snapshot: snapshot, model: model)
+        // the daemon's firing alerts hold the paths of causes that are over (see AlertGrouping)
+        let firing = (alerts ?? []).filter { $0.state == .firing }.map {
+            AlertCandidate(key: $0.alertKey, kind: $0.kind, severity: $0.severity, summary: $0.summary, maps: $0.maps, paths: $0.paths)
+        }
+        causes = AlertGrouping.candidates(findings, snapshot: snapshot, model: model, firing: firing)
         sessions = snapshot.sessions.sorted { $0.id < $1.id }
         maps = snapshot.maps.sorted { $0.name < $1.name }.map { map in
             var rows: [PathRow] = []

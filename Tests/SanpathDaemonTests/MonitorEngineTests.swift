@@ -159,6 +159,33 @@ final class TestClock: Sendable {
         #expect(dispatcher.keys == ["firing:nic-down:ini1"])
     }
 
+    /// NIC up again, paths not back yet: the NIC's alert stays, no alert per path; it resolves
+    /// once dm has the paths again.
+    @Test func aNICAlertResolvesWhenItsPathsAreBack() async {
+        let host = ScriptedHost(labSnapshot())
+        let dispatcher = CollectingDispatcher()
+        let engine = engine(host, dispatcher)
+        await engine.fullScan()
+        host.set {
+            $0.nics["ini1"] = NIC(name: "ini1", operstate: "down", carrier: nil)
+            $0.sessions[0].state = "FREE"
+            $0.scsiDevices["sdb"]?.state = "transport-offline"
+            $0.maps[0].groups[0].paths[0].kernelState = .failed
+        }
+        await engine.fullScan()
+        #expect(dispatcher.keys == ["firing:nic-down:ini1"])
+        host.set {
+            $0.nics["ini1"] = NIC(name: "ini1", operstate: "up", carrier: true)
+            $0.sessions[0].state = "LOGGED_IN"
+            $0.scsiDevices["sdb"]?.state = "running"
+        }
+        await engine.fullScan()
+        #expect(dispatcher.keys == ["firing:nic-down:ini1"])
+        host.set { $0.maps[0].groups[0].paths[0].kernelState = .active }
+        await engine.handle(pathEvent("PATH_REINSTATED"))
+        #expect(dispatcher.keys == ["firing:nic-down:ini1", "resolved:nic-down:ini1"])
+    }
+
     @Test func restoredAlertsAreNotFiredAgainAfterARestart() async {
         let host = ScriptedHost(labSnapshot())
         host.set { $0.maps[0].groups[0].paths[0].kernelState = .failed }

@@ -153,6 +153,59 @@ func alerts(_ host: LabHost) -> [AlertCandidate] {
         #expect(alerts(host).map(\.key) == ["nic-down:ini1"])
     }
 
+    /// The NIC is up again, but its sessions log in and multipathd reinstates the paths seconds
+    /// later: those seconds stay the NIC's alert (the lab saw a portal alert, then four path-lost
+    /// alerts, between the NIC coming up and the paths coming back).
+    @Test func aNICThatIsUpAgainKeepsItsAlertUntilItsPathsAreBack() {
+        var host = LabHost(luns: 4)
+        host.linkDown("ini1")
+        let down = alerts(host)
+        #expect(down.map(\.key) == ["nic-down:ini1"])
+        func held() -> [AlertCandidate] {
+            AlertGrouping.candidates(model.findings(host.snapshot), snapshot: host.snapshot, model: model, firing: down)
+        }
+        host.snapshot.nics["ini1"] = NIC(name: "ini1", operstate: "up", carrier: true)
+        #expect(alerts(host).map(\.key) == ["portal-unreachable:\(LabHost.portalB)"], "without the firing alerts: the sessions")
+        #expect(held().map(\.key) == ["nic-down:ini1"])
+        #expect(held()[0].paths == down[0].paths)
+        // the sessions are logged in again; dm still has the paths failed; another path fails anew
+        let viaIni1 = host.devices(to: LabHost.portalB)
+        for i in host.snapshot.sessions.indices where host.snapshot.sessions[i].netdev == "ini1" { host.snapshot.sessions[i].state = "LOGGED_IN" }
+        for d in viaIni1 { host.snapshot.scsiDevices[d]?.state = "running" }
+        host.failInDM(["sdb"])
+        #expect(alerts(host).count == 5, "without the firing alerts: a path-lost alert per path")
+        #expect(held().map(\.key) == ["nic-down:ini1", "path-lost:sdb"])
+        // multipathd reinstates two of them: the alert names the two still down
+        for m in host.snapshot.maps.indices {
+            for p in host.snapshot.maps[m].groups[0].paths.indices where ["sda", "sdc"].contains(host.snapshot.maps[m].groups[0].paths[p].device) {
+                host.snapshot.maps[m].groups[0].paths[p].kernelState = .active
+            }
+        }
+        #expect(held().first?.paths.map(\.device) == ["sde", "sdg"])
+        #expect(held().first?.summary == down[0].summary)
+        host.failInDM([])
+        for m in host.snapshot.maps.indices {
+            for p in host.snapshot.maps[m].groups[0].paths.indices where viaIni1.contains(host.snapshot.maps[m].groups[0].paths[p].device ?? "") {
+                host.snapshot.maps[m].groups[0].paths[p].kernelState = .active
+            }
+        }
+        #expect(held().map(\.key) == ["path-lost:sdb"], "every path of the NIC is back: its alert resolves")
+    }
+
+    /// The same for a portal that answers again: its alert lasts until multipathd has its paths back.
+    @Test func aPortalThatAnswersAgainKeepsItsAlertUntilItsPathsAreBack() {
+        var host = LabHost(luns: 2, targetPerLUN: true)
+        host.cut(portal: LabHost.portalB)
+        let down = alerts(host)
+        #expect(down.map(\.key) == ["portal-unreachable:\(LabHost.portalB)"])
+        for i in host.snapshot.sessions.indices where host.snapshot.sessions[i].portal == LabHost.portalB { host.snapshot.sessions[i].state = "LOGGED_IN" }
+        for d in host.devices(to: LabHost.portalB) { host.snapshot.scsiDevices[d]?.state = "running" }
+        #expect(alerts(host).map(\.key) == ["path-lost:sda", "path-lost:sdc"])
+        let held = AlertGrouping.candidates(model.findings(host.snapshot), snapshot: host.snapshot, model: model, firing: down)
+        #expect(held.map(\.key) == ["portal-unreachable:\(LabHost.portalB)"])
+        #expect(held[0].paths.map(\.device) == ["sda", "sdc"])
+    }
+
     @Test func mapsOfOtherArraysGetNoExpectedCount() {
         var host = LabHost(luns: 1)
         host.snapshot.maps.append(MultipathMap(name: "hitachi0", wwid: "360060e8", groups: [PathGroup(state: .active, paths: [MapPath(majorMinor: "65:0", kernelState: .active)])]))
