@@ -4,8 +4,11 @@
 #                      cpio xz-utils zstd, --no-install-recommends); apt-get update only if needed
 #   lab_require_qemu   exit 77 LOUDLY when qemu cannot run here (or the image cannot be built)
 #   lab_build_image    Tests/Lab/build-image (cached in $LAB_DIR)
-#   lab_build_sanpath  swift build -c release --static-swift-stdlib --product sanpath
-#                      --scratch-path .build-lab (repo root), for the guest
+#   lab_build_sanpath  the sanpath the guest runs: LAB_SANPATH_BUILD=release (default) is
+#                      swift build -c release --static-swift-stdlib --product sanpath
+#                      --scratch-path .build-lab (repo root); LAB_SANPATH_BUILD=debug is the
+#                      debug build `swift test` already made (.build/debug, staged with the
+#                      Swift runtime libraries it links): CI uses it to skip a second full build
 #   lab_stage          lay out the guest's read-only share $LAB_DIR/share: bin/sanpath,
 #                      templates/, guest/, scenarios/
 #   lab_sysfs_acyclic  make a captured sysfs mirror free of symlink loops (fixtures)
@@ -71,13 +74,23 @@ lab_build_image() {
 lab_build_sanpath() {
   local t0=$EPOCHREALTIME
   command -v swift >/dev/null || { lab_log "swift not on PATH: cannot build sanpath for the guest"; return 1; }
-  (cd "$LAB_REPO" && swift build -c release --static-swift-stdlib --product sanpath --scratch-path .build-lab) \
-    > "$LAB_DIR/swift-build.log" 2>&1 || { tail -30 "$LAB_DIR/swift-build.log" >&2; lab_log "swift build FAILED"; return 1; }
-  lab_log "sanpath (release, static Swift stdlib): ok ($(lab_elapsed "$t0")s)"
+  case ${LAB_SANPATH_BUILD:-release} in
+    debug)
+      (cd "$LAB_REPO" && swift build --product sanpath) > "$LAB_DIR/swift-build.log" 2>&1 ||
+        { tail -30 "$LAB_DIR/swift-build.log" >&2; lab_log "swift build FAILED"; return 1; }
+      LAB_SANPATH_BIN=$(cd "$LAB_REPO" && swift build --show-bin-path)/sanpath
+      lab_log "sanpath (debug, Swift runtime staged beside it): ok ($(lab_elapsed "$t0")s)" ;;
+    release)
+      (cd "$LAB_REPO" && swift build -c release --static-swift-stdlib --product sanpath --scratch-path .build-lab) \
+        > "$LAB_DIR/swift-build.log" 2>&1 || { tail -30 "$LAB_DIR/swift-build.log" >&2; lab_log "swift build FAILED"; return 1; }
+      LAB_SANPATH_BIN=$LAB_REPO/.build-lab/release/sanpath
+      lab_log "sanpath (release, static Swift stdlib): ok ($(lab_elapsed "$t0")s)" ;;
+    *) lab_log "LAB_SANPATH_BUILD must be release or debug"; return 1 ;;
+  esac
 }
 
 lab_stage() {
-  local bin=$LAB_REPO/.build-lab/release/sanpath
+  local bin=${LAB_SANPATH_BIN:-$LAB_REPO/.build-lab/release/sanpath}
   [ -x "$bin" ] || { lab_log "missing $bin (lab_build_sanpath)"; return 1; }
   # not while a guest (maybe another session's) reads the share: take the guest lock of `run`
   (
@@ -89,10 +102,17 @@ lab_stage() {
     # stripped copy: less to read over 9p
     cp "$bin" "$LAB_SHARE/bin/sanpath.tmp" && { strip "$LAB_SHARE/bin/sanpath.tmp" 2>/dev/null || true; } &&
       mv "$LAB_SHARE/bin/sanpath.tmp" "$LAB_SHARE/bin/sanpath"
+    # a debug build links the toolchain's Swift runtime: stage those libraries (guest/lib.sh
+    # installs them with ldconfig)
+    rm -rf "$LAB_SHARE/lib"
+    local runtime
+    runtime=$(ldd "$bin" | awk '$2 == "=>" && $3 ~ /\/swift\// {print $3}')
+    if [ -n "$runtime" ]; then mkdir -p "$LAB_SHARE/lib" && cp $runtime "$LAB_SHARE/lib/"; fi
   ) 9>"${LAB_GUEST_LOCK:-/tmp/sanpath-lab-guest.lock}" || return 1
   # every shared library sanpath needs must be in the guest's rootfs (add its package to build-image)
   local lib missing=""
   for lib in $(ldd "$LAB_SHARE/bin/sanpath" | awk '$2 == "=>" {print $1}'); do
+    [ -e "$LAB_SHARE/lib/$lib" ] && continue
     ls "$LAB_DIR/rootfs/usr/lib/x86_64-linux-gnu/$lib" "$LAB_DIR/rootfs/lib/x86_64-linux-gnu/$lib" >/dev/null 2>&1 || missing="$missing $lib"
   done
   [ -z "$missing" ] || { lab_log "sanpath needs libraries the guest image lacks:$missing (add their packages to build-image)"; return 1; }

@@ -203,6 +203,11 @@ lab_multipathd_start() {
 lab_sanpath_install() {
   [ -x /lab/bin/sanpath ] || { echo "lab: /lab/bin/sanpath missing (stage it with run-suite)" >&2; return 1; }
   install -m 0755 /lab/bin/sanpath /usr/local/bin/sanpath || return 1
+  # a debug build comes with the Swift runtime it links (host.sh lab_stage)
+  if [ -d /lab/lib ]; then
+    mkdir -p /usr/local/lib/sanpath && cp /lab/lib/* /usr/local/lib/sanpath/ &&
+      echo /usr/local/lib/sanpath > /etc/ld.so.conf.d/sanpath.conf && ldconfig || return 1
+  fi
   export SANPATH_TEMPLATES=/lab/templates
 }
 # lab_site VENDOR [ROLE]: the Eucalyptus NC site of the lab: /etc/sanpath/site.toml (vendor, role,

@@ -8,6 +8,7 @@
 # Results: $OUT/timings.txt (stages + command timings), $OUT/multipath-ll.txt, checks.txt.
 # Run: Tests/Lab/run-suite scale   (env NLUNS=64 REPEAT=5 SCALE_VENDOR=equallogic LAB_NTARGETS=1)
 # lab-timeout: 900
+# lab-suite: opt-in (11 minutes under TCG: run it by name, e.g. for the monitor benchmarks)
 set -uo pipefail
 source /lab/guest/lib.sh
 NLUNS=${NLUNS:-64} REPEAT=${REPEAT:-5} vendor=${SCALE_VENDOR:-equallogic}
