@@ -14,7 +14,8 @@ struct RenderCommand: AsyncParsableCommand {
         discussion: """
             Without --out the files are printed, each after a `==> path <==` line (CHAP secrets masked).
             With --out DIR they are written as they would sit under a root: DIR/etc/multipath.conf,
-            DIR/etc/iscsi/iscsid.conf, DIR/etc/iscsi/ifaces/<iface>, DIR/etc/udev/rules.d/12-dm-permissions.rules.
+            DIR/etc/iscsi/iscsid.conf, DIR/etc/iscsi/ifaces/<iface>, DIR/etc/udev/rules.d/NN-dm-permissions.rules
+            (12- after RHEL's 10-dm.rules, 57- after Debian's 55-dm.rules: read from this host).
             Existing files under DIR are replaced. To change a host, use plan and apply: they merge.
             """)
 
@@ -28,7 +29,7 @@ struct RenderCommand: AsyncParsableCommand {
         let output = Output(redactor: CommandContext.redactor)
         let resolved = try site.load(root: nil)
         if let chap = resolved.chap { CommandContext.redactor.register(chap.password) }
-        let files = try common.profiles().render(resolved)
+        let files = try common.profiles().render(resolved, udevRules: UdevRules.order(on: LocalFileSystem()))
         guard let out else {
             for file in files {
                 let text =

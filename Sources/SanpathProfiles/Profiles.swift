@@ -26,7 +26,7 @@ public enum ManagedFile: Sendable, Hashable, CustomStringConvertible {
     case iscsidConf
     /// An open-iscsi iface file, by iface name.
     case iface(String)
-    /// `/etc/udev/rules.d/12-dm-permissions.rules`
+    /// `/etc/udev/rules.d/NN-dm-permissions.rules` (after the distribution's dm rules)
     case udevRule
 
     public var description: String {
@@ -108,7 +108,7 @@ public struct ProfileLibrary: Sendable {
                 throw SanpathError(.invalidProfile, "missing template profiles/\(vendor.rawValue)/\(name).mustache under \(directory)")
             }
         }
-        for name in ["shared/iface", "shared/12-dm-permissions.rules"] where library.getTemplate(named: name) == nil {
+        for name in ["shared/iface", "shared/dm-permissions.rules"] where library.getTemplate(named: name) == nil {
             throw SanpathError(.invalidProfile, "missing template \(name).mustache under \(directory)")
         }
         self.library = library
@@ -134,8 +134,11 @@ public struct ProfileLibrary: Sendable {
     /// A vendor's identity.
     public func metadata(for vendor: Vendor) -> ProfileMetadata { metadata[vendor]! }
 
-    /// Every managed file for the site. `iscsiDatabase` is where the host keeps ifaces.
-    public func render(_ site: Site, iscsiDatabase: String = ISCSIDatabase.etc) throws(SanpathError) -> [RenderedFile] {
+    /// Every managed file for the site. `iscsiDatabase` is where the host keeps ifaces; `udevRules`
+    /// says where the host's device-mapper rules run, and so what the permissions rule is called.
+    public func render(
+        _ site: Site, iscsiDatabase: String = ISCSIDatabase.etc, udevRules: UdevRuleOrder = .eucalyptus
+    ) throws(SanpathError) -> [RenderedFile] {
         let meta = metadata(for: site.vendor)
         var context: [String: Any] = [
             "vendor": site.vendor.rawValue,
@@ -147,6 +150,8 @@ public struct ProfileLibrary: Sendable {
             "owner": site.devicePermissions.owner,
             "group": site.devicePermissions.group,
             "mode": site.devicePermissions.mode,
+            "udevRuleName": udevRules.permissionsFileName,
+            "dmRules": udevRules.dmRulesFileName,
         ]
         if let chap = site.chap {
             context["chap"] = ["username": chap.username, "password": chap.password]
@@ -171,8 +176,8 @@ public struct ProfileLibrary: Sendable {
         }
         files.append(
             RenderedFile(
-                kind: .udevRule, path: "/etc/udev/rules.d/12-dm-permissions.rules",
-                text: try render("shared/12-dm-permissions.rules", context)))
+                kind: .udevRule, path: "/etc/udev/rules.d/\(udevRules.permissionsFileName)",
+                text: try render("shared/dm-permissions.rules", context)))
         return files
     }
 
@@ -182,6 +187,31 @@ public struct ProfileLibrary: Sendable {
         }
         return text
     }
+}
+
+/// Where the host's device-mapper udev rules run, which decides the name of the permissions
+/// rule: it must sort after them, since they set `DM_UDEV_RULES_VSN` and `DM_UUID`.
+public struct UdevRuleOrder: Sendable, Hashable {
+    /// The distribution's dm rules file (`10-dm.rules` upstream and on RHEL, `55-dm.rules` on Debian).
+    public var dmRulesFileName: String
+
+    /// Creates the order from the dm rules file's name.
+    public init(dmRulesFileName: String) {
+        self.dmRulesFileName = dmRulesFileName
+    }
+
+    /// Upstream LVM2 and RHEL: `10-dm.rules`, where Eucalyptus' `12-dm-permissions.rules` belongs.
+    public static let eucalyptus = UdevRuleOrder(dmRulesFileName: "10-dm.rules")
+
+    /// The dm rules' number plus two: `12-dm-permissions.rules` after `10-dm.rules`,
+    /// `57-dm-permissions.rules` after Debian's `55-dm.rules`.
+    public var permissionsFileName: String {
+        let number = Int(dmRulesFileName.prefix { $0.isNumber }) ?? 10
+        return String(format: "%02d-dm-permissions.rules", number + 2)
+    }
+
+    /// The directories udev reads rules from, the distribution's first.
+    public static let ruleDirectories = ["/lib/udev/rules.d", "/usr/lib/udev/rules.d", "/etc/udev/rules.d"]
 }
 
 /// Finds the templates directory: `--templates`, `$SANPATH_TEMPLATES`, the installed share

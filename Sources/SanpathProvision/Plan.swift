@@ -154,7 +154,8 @@ public struct Planner: Sendable {
     public func plan(_ site: Site) throws(SanpathError) -> Plan {
         if let chap = site.chap { redactor.register(chap.password) }
         let database = iscsiDatabase()
-        let rendered = try profiles.render(site, iscsiDatabase: database)
+        let udevOrder = UdevRules.order(on: fileSystem)
+        let rendered = try profiles.render(site, iscsiDatabase: database, udevRules: udevOrder)
         let meta = profiles.metadata(for: site.vendor)
         let profileName = "\(site.vendor.rawValue) \(site.role.rawValue)"
         let identity = ProfileIdentity(
@@ -206,6 +207,14 @@ public struct Planner: Sendable {
             case .udevRule:
                 grammar = .whole
                 merged = WholeFile.merge(existing: before, rendered: TextLines(splitting: file.text), profileName: profileName)
+                // a permissions rule under another number runs before the dm rules and does nothing
+                for other in fileSystem.list("/etc/udev/rules.d")
+                where other.hasSuffix("-dm-permissions.rules") && "/etc/udev/rules.d/\(other)" != file.path {
+                    merged.diagnostics.append(
+                        Diagnostic(
+                            .warning, at: SourceLocation(source: fileSystem.resolve("/etc/udev/rules.d/\(other)")),
+                            "this host's device-mapper rules are \(udevOrder.dmRulesFileName): \(other) sorts elsewhere and does not own the maps; \(file.path) replaces it (remove the old one)"))
+                }
             }
             let newMode: UInt32 =
                 switch file.kind {

@@ -157,3 +157,26 @@ enum Corpus {
         #expect(record.contains("node.session.auth.password = NodeRecordSecret42\n"))
     }
 }
+
+@Suite struct UdevRuleOrderTests {
+    /// Debian's dm rules are 55-dm.rules: the permissions rule must come after them, or udev
+    /// jumps past it before DM_UUID is known (seen in the lab: the maps stayed root:disk).
+    @Test func theRuleSortsAfterTheHostsDeviceMapperRules() throws {
+        let tree = try HostTree(copying: Corpus.directory.appendingPathComponent("debian-udev-order/root"))
+        defer { tree.remove() }
+        let site = Corpus.siteArguments(tree)
+        let plan = try SanpathBinary.run(["plan"] + site)
+        #expect(plan.stdout.contains("etc/udev/rules.d/57-dm-permissions.rules (create"))
+        #expect(plan.stdout.contains("12-dm-permissions.rules sorts elsewhere and does not own the maps"))
+        #expect(try SanpathBinary.run(["apply"] + site).status == 0)
+        let rule = try String(contentsOf: tree.root.appendingPathComponent("etc/udev/rules.d/57-dm-permissions.rules"), encoding: .utf8)
+        #expect(rule.contains("after the distribution's\n# device-mapper rules (55-dm.rules)"))
+    }
+
+    @Test func withoutUdevRulesItIsEucalyptusName() throws {
+        let tree = try HostTree(copying: Corpus.directory.appendingPathComponent("distro-default/root"))
+        defer { tree.remove() }
+        let plan = try SanpathBinary.run(["plan"] + Corpus.siteArguments(tree))
+        #expect(plan.stdout.contains("etc/udev/rules.d/12-dm-permissions.rules (create"))
+    }
+}

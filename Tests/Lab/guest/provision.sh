@@ -22,7 +22,7 @@ provision_scenario() {
   lab_net_setup || { _record 1 "guest network setup" ""; lab_finish; }
   check "LIO target: $n LUNs with the $vendor INQUIRY identity" lab_target_setup "$vendor" "$n" || lab_finish
   rm -f /etc/multipath.conf /etc/iscsi/iscsid.conf
-  rm -rf /etc/iscsi/ifaces/iface0 /etc/iscsi/ifaces/iface1 /etc/udev/rules.d/12-dm-permissions.rules
+  rm -rf /etc/iscsi/ifaces/iface0 /etc/iscsi/ifaces/iface1 /etc/udev/rules.d/57-dm-permissions.rules
   [ ! -e /etc/multipath.conf ] && [ ! -e /etc/iscsi/iscsid.conf ] || { _record 1 "fresh host without multipath.conf/iscsid.conf" ""; lab_finish; }
   check "sanpath installed in the guest" lab_sanpath_install || lab_finish
   lab_site "$vendor" nc
@@ -39,7 +39,7 @@ provision_scenario() {
   expect_rc 0 apply.txt "sanpath apply" sanpath apply
   expect_rc 0 plan-after-apply.txt "sanpath plan after apply: host matches" sanpath plan
   check "apply wrote multipath.conf, iscsid.conf, ifaces iface0/iface1 and the udev rule" \
-    ls -l /etc/multipath.conf /etc/iscsi/iscsid.conf /etc/iscsi/ifaces/iface0 /etc/iscsi/ifaces/iface1 /etc/udev/rules.d/12-dm-permissions.rules
+    ls -l /etc/multipath.conf /etc/iscsi/iscsid.conf /etc/iscsi/ifaces/iface0 /etc/iscsi/ifaces/iface1 /etc/udev/rules.d/57-dm-permissions.rules
   cp /etc/multipath.conf "$OUT/multipath.conf"; cp /etc/iscsi/iscsid.conf "$OUT/iscsid.conf"
 
   if [ "$when" = before ]; then
@@ -110,8 +110,7 @@ provision_scenario() {
     else
       check "$map: multibus: one group holding both paths (portal A and B)" map_groups_multibus "$map"
     fi
-    known_bug "sanpath's 12-dm-permissions.rules runs before Debian's 55-dm.rules sets DM_UDEV_RULES_VSN, so it always jumps to dm_end" \
-      "$map: /dev/mapper/$map is eucalyptus:disk 660 (the udev rule)" map_owner "$map"
+    check "$map: /dev/mapper/$map is eucalyptus:disk 660 (the udev rule, named after Debian's 55-dm.rules)" map_owner "$map"
   done
 
   {
@@ -123,11 +122,6 @@ provision_scenario() {
     echo "## dmsetup table"; cat "$OUT/dmsetup-table.txt"
     echo "## where multipath-tools took each path's settings from (multipath -v3 -ll)"
     multipath -v3 -ll 2>&1 | grep -E ': (checker|path_checker|prio|prio args|detect_prio|detect_checker|hardware_handler|retain_attached_hw_handler|no_path_retry|features|path_grouping_policy|path_selector|user_friendly_names) = ' | sort -u
-    echo "## experiment for the udev rule (not a check): the same file named 56-lab-dm-permissions.rules, after Debian's 55-dm.rules"
-    cp /etc/udev/rules.d/12-dm-permissions.rules /etc/udev/rules.d/56-lab-dm-permissions.rules
-    udevadm control --reload; udevadm trigger --action=change --subsystem-match=block --sysname-match='dm-*'; udevadm settle --timeout=20
-    for d in /dev/mapper/mpath*; do echo "$d: $(stat -L -c '%U:%G %a' "$d")"; done
-    rm -f /etc/udev/rules.d/56-lab-dm-permissions.rules; udevadm control --reload
     echo "## sysfs: sd state, dh_state (kernel device handler), access_state (ALUA)"
     local d
     for d in /sys/block/sd*; do
@@ -292,6 +286,6 @@ map_owner() {
   [ "$s" = "eucalyptus:disk 660" ] && return 0
   echo "udev rules files for dm, in the order udev reads them:"; ls /etc/udev/rules.d /lib/udev/rules.d | grep -E 'dm|multipath' | sort
   echo "udevadm test --action=change /sys/class/block/${dm##*/} (rules that matched):"
-  SYSTEMD_LOG_LEVEL=debug udevadm test --action=change "/sys/class/block/${dm##*/}" 2>&1 | grep -E '12-dm-permissions|55-dm.rules:.*DM_UDEV_RULES_VSN|OWNER|GROUP|MODE' | head -20
+  SYSTEMD_LOG_LEVEL=debug udevadm test --action=change "/sys/class/block/${dm##*/}" 2>&1 | grep -E '57-dm-permissions|55-dm.rules:.*DM_UDEV_RULES_VSN|OWNER|GROUP|MODE' | head -20
   return 1
 }
