@@ -139,15 +139,29 @@ private struct ProfileEdits {
 
     var reason: String { "set by \(identity.profileName) profile" }
 
-    /// The rendered section's lines, re-indented to this file's unit, shifted by `depth` units.
-    func block(_ section: MultipathSection, in rendered: MultipathConf, depth: Int) -> [String] {
+    /// The rendered section's lines, re-indented to `unit` (default: this file's), shifted by `depth` units.
+    func block(_ section: MultipathSection, in rendered: MultipathConf, depth: Int, unit: String? = nil) -> [String] {
         guard let close = section.closeLine else { return [] }
+        let step = unit ?? self.unit
         return rendered.lines.lines[section.headerLine...close].map { line in
             let indent = line.text.leadingIndentation
             let tabs = indent.filter { $0 == "\t" }.count
             let level = tabs + (indent.count - tabs) / 8
-            return String(repeating: unit, count: level + depth) + line.text.dropFirst(indent.count)
+            return String(repeating: step, count: level + depth) + line.text.dropFirst(indent.count)
         }
+    }
+
+    /// The indentation step a section's own children use (a file may mix tabs and spaces
+    /// between sections); nil when it has no indented child.
+    func childUnit(of section: MultipathSection) -> String? {
+        guard let close = section.closeLine, close > section.headerLine + 1 else { return nil }
+        let header = conf.lines.lines[section.headerLine].text.leadingIndentation
+        for line in conf.lines.lines[(section.headerLine + 1)..<close] where !line.text.trimmingWhitespace().isEmpty {
+            let indent = line.text.leadingIndentation
+            guard indent.count > header.count, indent.hasPrefix(header) else { continue }
+            return String(indent.dropFirst(header.count))
+        }
+        return nil
     }
 
     /// Sets `rendered`'s settings in `target`: replace differing values, add missing keys,
@@ -230,7 +244,7 @@ private struct ProfileEdits {
         }
         reportOverrides(against: wanted)
         if let devices = devicesSections.last, let close = devices.closeLine {
-            edits.append(.insert(before: close, lines: block(wanted, in: rendered, depth: 0)))
+            edits.append(.insert(before: close, lines: block(wanted, in: rendered, depth: 0, unit: childUnit(of: devices))))
             return
         }
         guard let renderedDevices = rendered.sections(named: "devices").last else { return }
