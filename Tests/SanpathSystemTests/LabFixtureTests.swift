@@ -32,13 +32,13 @@ struct LabFixtureTests {
     @Test(
         "dm lines of every map in every state",
         arguments: [
-            ("healthy", "mpatha", "queue_if_no_path | A service-time 0: 8:16 A 0 | E service-time 0: 8:48 A 0"),
-            ("healthy", "mpathc", "queue_if_no_path | A round-robin 0: 8:64 A 0, 8:80 A 0"),
-            ("degraded", "mpatha", "queue_if_no_path | E service-time 0: 8:16 F 1 | A service-time 0: 8:48 A 0"),
-            ("degraded", "mpathb", "queue_if_no_path | E service-time 0: 8:0 F 1 | A service-time 0: 8:32 A 0"),
-            ("degraded", "mpathc", "queue_if_no_path | A round-robin 0: 8:64 F 1, 8:80 A 0"),
-            ("dead", "mpatha", "queue_if_no_path | A service-time 0: 8:16 F 2, 8:48 F 1"),
-            ("dead", "mpathc", "queue_if_no_path | A round-robin 0: 8:64 F 2, 8:80 F 1"),
+            ("healthy", "mpatha", "queue_if_no_path | E service-time 0: 8:48 A 0 | E service-time 0: 8:16 A 0"),
+            ("healthy", "mpathc", "queue_if_no_path | A round-robin 0: 8:80 A 0, 8:64 A 0"),
+            ("degraded", "mpatha", "queue_if_no_path | A service-time 0: 8:48 A 0 | E service-time 0: 8:16 F 1"),
+            ("degraded", "mpathb", "queue_if_no_path | A service-time 0: 8:32 A 0 | E service-time 0: 8:0 F 1"),
+            ("degraded", "mpathc", "queue_if_no_path | A round-robin 0: 8:80 A 0, 8:64 F 1"),
+            ("dead", "mpatha", "queue_if_no_path | E service-time 0: 8:48 F 1 | E service-time 0: 8:16 F 2"),
+            ("dead", "mpathc", "queue_if_no_path | A round-robin 0: 8:80 F 1, 8:64 F 2"),
         ])
     func dmLines(state: String, map: String, summary: String) async throws {
         let dm = try Self.deviceMapper(state)
@@ -153,9 +153,9 @@ struct LabFixtureTests {
         #expect(Set(failed.compactMap { $0.properties["DM_NAME"] }) == ["mpatha", "mpathb", "mpathc"])
         #expect(Set(reinstated.compactMap { $0.properties["DM_NAME"] }) == ["mpatha", "mpathb", "mpathc"])
         let first = try #require(failed.first)
-        #expect(first.action == "change" && first.sysname == "dm-1")
-        #expect(first.properties["DM_PATH"] == "8:0" && first.properties["DM_NR_VALID_PATHS"] == "1")
-        #expect(first.receivedMonotonic == 161.113483)
+        #expect(first.action == "change" && first.sysname == "dm-0")
+        #expect(first.properties["DM_PATH"] == "8:16" && first.properties["DM_NR_VALID_PATHS"] == "1")
+        #expect(first.receivedMonotonic == 137.131559)
         #expect(zip(kernel, kernel.dropFirst()).allSatisfy { $0.receivedMonotonic <= $1.receivedMonotonic })
         let udev = FakeUdevSource.events(udevadmMonitor: log, source: .udev)
         #expect(udev.filter { $0.properties["DM_ACTION"] == "PATH_FAILED" }.count == failed.count)
