@@ -109,7 +109,10 @@ public struct HealthModel: Sendable {
         return false
     }
 
-    /// Whether a path is lost: failed in the kernel, its disk offline, or multipathd's checker says faulty.
+    /// Whether a path is lost: failed in the kernel, or its disk offline. multipathd's checker
+    /// alone is not enough: multipathd fails a faulty path in the kernel at once, so "faulty" on a
+    /// path the kernel has active is multipathd not having checked it again yet (seen in the lab:
+    /// a path reinstated in dm read faulty for up to a polling interval, and its alert fired again).
     public func isLost(_ path: MapPath, in snapshot: Snapshot) -> Bool {
         if path.kernelState == .failed { return true }
         if let device = path.device, let state = snapshot.scsiDevices[device]?.state,
@@ -117,7 +120,7 @@ public struct HealthModel: Sendable {
         {
             return true
         }
-        return path.checkerState == "faulty"
+        return false
     }
 
     /// Every finding, sorted by severity (worst first), then kind and subject.
@@ -153,8 +156,7 @@ public struct HealthModel: Sendable {
                 let why =
                     path.kernelState == .failed
                     ? "failed in the kernel (fail count \(path.failCount))"
-                    : path.checkerState == "faulty"
-                        ? "faulty for multipathd's checker" : "disk \(snapshot.scsiDevices[path.device ?? ""]?.state ?? "offline")"
+                    : "disk \(snapshot.scsiDevices[path.device ?? ""]?.state ?? "offline")"
                 out.append(
                     Finding(
                         kind: .pathLost, severity: .warning, subject: ref.device,

@@ -206,6 +206,17 @@ func alerts(_ host: LabHost) -> [AlertCandidate] {
         #expect(held[0].paths.map(\.device) == ["sda", "sdc"])
     }
 
+    /// The kernel has the path active but multipathd still says faulty (it marked the path failed
+    /// on the dm event and has not checked it again): not lost. The lab saw a reinstated path
+    /// fire again for up to a polling interval.
+    @Test func multipathdFaultyAloneIsNotALostPath() {
+        var host = LabHost(luns: 2)
+        host.snapshot.maps[0].groups[0].paths[0].checkerState = "faulty"
+        #expect(alerts(host).isEmpty)
+        host.failInDM(["sda"])
+        #expect(alerts(host).map(\.key) == ["path-lost:sda"])
+    }
+
     @Test func mapsOfOtherArraysGetNoExpectedCount() {
         var host = LabHost(luns: 1)
         host.snapshot.maps.append(MultipathMap(name: "hitachi0", wwid: "360060e8", groups: [PathGroup(state: .active, paths: [MapPath(majorMinor: "65:0", kernelState: .active)])]))
