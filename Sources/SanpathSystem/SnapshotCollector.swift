@@ -48,18 +48,27 @@ public struct SnapshotCollector: Sendable {
     public func timedCollect() async throws -> Collection {
         let clock = ContinuousClock()
         let start = clock.now
-        async let checker = multipathdMaps()
+        async let checker = timed { await multipathdMaps() }
         let devices = try await deviceMapper.multipathDevices()
         var maps: [MultipathMap] = []
         for device in devices {
             if let map = try await readMap(device) { maps.append(map) }
         }
+        let deviceMapperDone = clock.now
         let scsiDevices = sysfs.scsiDevices()
         let sessions = sysfs.sessions(devices: scsiDevices)
         let ifaces = ifaceFiles.ifaces()
         let nics = sysfs.nics()
-        let (checkerMaps, running) = await checker
+        let sysfsDone = clock.now
+        let ((checkerMaps, running), multipathdTime) = await checker
         maps = maps.map { withDevices($0, checker: checkerMaps) }
+        logger.debug(
+            "full collection",
+            metadata: [
+                "maps": "\(maps.count)", "total_ms": "\(Self.milliseconds(clock.now - start))",
+                "devicemapper_ms": "\(Self.milliseconds(deviceMapperDone - start))",
+                "sysfs_ms": "\(Self.milliseconds(sysfsDone - deviceMapperDone))", "multipathd_ms": "\(Self.milliseconds(multipathdTime))",
+            ])
         let snapshot = Snapshot(
             time: Date(), maps: maps, scsiDevices: scsiDevices, sessions: sessions, ifaces: ifaces, nics: nics,
             multipathdRunning: running)
@@ -184,6 +193,17 @@ public struct SnapshotCollector: Sendable {
                 snapshot.sessions.remove(at: index)
             }
         }
+    }
+
+    private func timed<T: Sendable>(_ body: () async -> T) async -> (T, Duration) {
+        let clock = ContinuousClock()
+        let start = clock.now
+        let value = await body()
+        return (value, clock.now - start)
+    }
+
+    static func milliseconds(_ duration: Duration) -> String {
+        String(format: "%.1f", Double(duration.components.seconds) * 1000 + Double(duration.components.attoseconds) / 1e15)
     }
 
     /// multipathd's view, and whether it answered (nil when not asked).
