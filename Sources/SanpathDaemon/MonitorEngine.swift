@@ -56,6 +56,11 @@ public actor MonitorEngine {
     private var sanHosts: [SANHostState]
     private var portalProbes: [String: PortalProbe] = [:]
     private var scanScheduled = false
+    /// Counts fast-path map refreshes and full scans, so that neither installs a snapshot older
+    /// than the other's: both await their collection, and the actor runs the other meanwhile.
+    private var refreshCount = 0
+    private var lastRefreshOf: [String: Int] = [:]
+    private var scanCount = 0
     private var firstScanWaiters: [CheckedContinuation<Void, Never>] = []
 
     /// Creates the engine. `restored` are the alerts that were firing when the daemon stopped.
@@ -107,7 +112,17 @@ public actor MonitorEngine {
     public func fullScan() async -> Snapshot? {
         let start = monotonic()
         do {
+            let refreshesBefore = refreshCount
             var fresh = try await source.collect()
+            // a map an event refreshed while this scan ran may be older in the scan: read it again
+            var seen = refreshesBefore
+            while true {
+                let newer = lastRefreshOf.filter { $0.value > seen }.keys.sorted()
+                if newer.isEmpty { break }
+                seen = refreshCount
+                for name in newer { fresh = try await source.refresh(map: name, in: fresh) }
+            }
+            scanCount += 1
             fresh.sanHosts = sanHosts
             fresh.portalProbes = portalProbes.values.sorted { $0.portal < $1.portal }
             snapshot = fresh
@@ -157,7 +172,16 @@ public actor MonitorEngine {
             return
         }
         do {
-            snapshot = try await source.refresh(map: name, in: current)
+            var scansSeen = scanCount
+            var refreshed = try await source.refresh(map: name, in: current)
+            // a full scan finished meanwhile: refresh the map in its newer snapshot instead
+            while scanCount != scansSeen, let latest = snapshot {
+                scansSeen = scanCount
+                refreshed = try await source.refresh(map: name, in: latest)
+            }
+            snapshot = refreshed
+            refreshCount += 1
+            lastRefreshOf[name] = refreshCount
             stats.mapRefreshes += 1
         } catch {
             logger.warning("map refresh failed, full scan", metadata: ["map": "\(name)", "error": "\(error)"])

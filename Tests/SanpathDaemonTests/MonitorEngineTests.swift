@@ -29,6 +29,33 @@ final class ScriptedHost: SnapshotSource, Sendable {
     }
 }
 
+/// A host whose full collection reads the state when it starts, then waits for the test to let
+/// it finish: the engine handles events meanwhile, as it does while a real scan awaits its I/O.
+final class SlowScanHost: SnapshotSource, Sendable {
+    let host: ScriptedHost
+    let gate = Mutex<CheckedContinuation<Void, Never>?>(nil)
+    let holding = Mutex(false)
+
+    init(_ host: ScriptedHost) { self.host = host }
+
+    func collect() async throws -> Snapshot {
+        let seen = try await host.collect()
+        if holding.withLock({ $0 }) { await withCheckedContinuation { c in gate.withLock { $0 = c } } }
+        return seen
+    }
+
+    func refresh(map name: String, in snapshot: Snapshot) async throws -> Snapshot {
+        try await host.refresh(map: name, in: snapshot)
+    }
+
+    /// Waits until a held collection is waiting, then lets it finish.
+    func release() async {
+        while gate.withLock({ $0 }) == nil { try? await Task.sleep(for: .milliseconds(1)) }
+        holding.withLock { $0 = false }
+        gate.withLock { $0?.resume(); $0 = nil }
+    }
+}
+
 final class CollectingDispatcher: AlertDispatcher, Sendable {
     let events = Mutex<[AlertEvent]>([])
     func dispatch(_ new: [AlertEvent]) async { events.withLock { $0 += new } }
@@ -184,6 +211,29 @@ final class TestClock: Sendable {
         host.set { $0.maps[0].groups[0].paths[0].kernelState = .active }
         await engine.handle(pathEvent("PATH_REINSTATED"))
         #expect(dispatcher.keys == ["firing:nic-down:ini1", "resolved:nic-down:ini1"])
+    }
+
+    /// A resync that read the map before its path failed must not put the old state back after the
+    /// event's refresh (the lab bench saw a reinstated path fire again until the next resync).
+    @Test func aScanThatReadTheMapBeforeAnEventDoesNotUndoIt() async {
+        let host = ScriptedHost(labSnapshot())
+        let slow = SlowScanHost(host)
+        let dispatcher = CollectingDispatcher()
+        let clock = self.clock
+        let engine = MonitorEngine(
+            site: labSite(), policy: AlertPolicy(), source: slow, dispatcher: dispatcher, sanHostPort: { _ in 443 },
+            logger: Logger(label: "test"), monotonic: { clock.read() })
+        await engine.fullScan()
+        slow.holding.withLock { $0 = true }
+        async let scan = engine.fullScan()  // reads the healthy host, then waits
+        while slow.gate.withLock({ $0 }) == nil { try? await Task.sleep(for: .milliseconds(1)) }
+        host.set { $0.maps[0].groups[0].paths[0].kernelState = .failed }
+        await engine.handle(pathEvent("PATH_FAILED"))
+        #expect(dispatcher.keys == ["firing:path-lost:sdb"])
+        await slow.release()
+        _ = await scan
+        #expect(dispatcher.keys == ["firing:path-lost:sdb"], "the scan's older view of mpatha must not resolve the alert")
+        #expect(await engine.snapshot?.maps[0].groups[0].paths[0].kernelState == .failed)
     }
 
     @Test func restoredAlertsAreNotFiredAgainAfterARestart() async {
