@@ -54,7 +54,7 @@ san_hosts_start() {
   ip -n tgt addr add $SAN_HOST_A/24 dev tgt0 && ip -n tgt addr add $SAN_HOST_B/24 dev tgt0 || return 1
   ip netns exec tgt $LABHTTP serve /dev/null $SAN_HOST_A:$SAN_PORT $SAN_HOST_B:$SAN_PORT >> "$LAB_LOG/san-hosts.log" 2>&1 &
   echo "sanhost = \"$SAN_HOST_A:$SAN_PORT,$SAN_HOST_B:$SAN_PORT\"" >> /etc/sanpath/site.toml
-  wait_for 10 san_hosts_answer
+  wait_for 60 san_hosts_answer
 }
 san_hosts_answer() { bash -c ": > /dev/tcp/$SAN_HOST_A/$SAN_PORT && : > /dev/tcp/$SAN_HOST_B/$SAN_PORT"; }
 
@@ -62,7 +62,7 @@ receiver_start() {
   : > "$RX_FILE"
   $LABHTTP serve "$RX_FILE" 127.0.0.1:$RX_PORT >> "$LAB_LOG/webhook-receiver.log" 2>&1 &
   RX_PID=$!
-  wait_for 10 "bash -c ': > /dev/tcp/127.0.0.1/$RX_PORT'"
+  wait_for 60 "bash -c ': > /dev/tcp/127.0.0.1/$RX_PORT'"
 }
 
 monitor_config() {

@@ -1,0 +1,162 @@
+#!/bin/bash
+# Tests/Lab/scenarios/bench-monitor.sh: benchmarks of `sanpath monitor` (opt-in: not in the default
+# suite). NLUNS (default 64) equallogic LUNs x 2 paths provisioned by `sanpath apply`, two SAN
+# management hosts, the daemon with monitor.toml's default timings (resync 10 s, probes 10 s; no
+# flap damping) and a webhook to guest/labhttp.py. Three figures, each with its target as a check:
+#   1. idle: VmRSS and CPU (utime+stime from /proc/PID/stat) of the daemon and of multipathd over
+#      a quiet IDLE_S (default 60) seconds. Target: daemon RSS <= 20 MB.
+#   2. full snapshot: the daemon's own full-scan time (sanpath_scan_duration_seconds of /metrics
+#      over SCANS resyncs) and the wall time of `sanpath status --format json --no-probe`, beside
+#      `multipath -ll` and `multipathd show maps json` (REPEAT runs each, process wall time);
+#      medians and ratios. Target: daemon scan >= 50x faster than `multipath -ll`.
+#   3. latency, kernel to sink: CUTS (default 100) path cuts, each `dmsetup message MAP 0
+#      "fail_path MAJ:MIN"` on a different path, then `reinstate_path` once the alert arrived and
+#      waiting for its resolved event. The kernel's time is the KERNEL[...] stamp (CLOCK_MONOTONIC)
+#      of the PATH_FAILED uevent in an independent `udevadm monitor --kernel --property
+#      --subsystem-match=block`; the receipt time is the receiver's CLOCK_MONOTONIC when the
+#      webhook POST body arrived. p50/p90/p99/max. Target: p99 <= 100 ms.
+# Results: bench.txt (figures, commands, environment), latency.txt (one line per cut),
+#   udev-monitor.txt, webhook-received.txt, monitor-events.jsonl, scans.txt, checks.txt.
+# Run: Tests/Lab/run-suite bench-monitor   (env NLUNS=64 CUTS=100 REPEAT=5 SCANS=6 IDLE_S=60)
+# lab-suite: opt-in
+# lab-timeout: 1800
+set -uo pipefail
+source /lab/guest/lib.sh
+source /lab/guest/monitor.sh
+NLUNS=${NLUNS:-64} CUTS=${CUTS:-100} REPEAT=${REPEAT:-5} SCANS=${SCANS:-6} IDLE_S=${IDLE_S:-60}
+B=$OUT/bench.txt
+out() { echo "$*" | tee -a "$B"; }
+# pct P FILE: nearest-rank percentile of the numbers in FILE (one a line)
+pct() { sort -g "$2" | awk -v p="$1" '{ a[NR] = $1 } END { r = int((p * NR + 99) / 100); if (r < 1) r = 1; print a[r] }'; }
+med() { pct 50 "$1"; }
+
+out "# sanpath monitor benchmarks, $(date -u +%FT%TZ)"
+out "environment: qemu accel=${LAB_ACCEL:-?} (TCG = pure emulation), $(nproc) vCPUs, $(awk '/MemTotal/ {print int($2/1024)}' /proc/meminfo) MiB, kernel $(uname -r), multipath-tools $(dpkg-query -W -f '${Version}' multipath-tools), $NLUNS LUNs x 2 paths (equallogic, LIO fileio, 1 target, 2 sessions)"
+monitor_stack equallogic "$NLUNS"
+san_hosts_start
+check "SAN management hosts $SAN_HOST_A and $SAN_HOST_B answer on port $SAN_PORT (netns tgt)" san_hosts_answer || lab_finish
+receiver_start
+check "webhook receiver on 127.0.0.1:$RX_PORT" bash -c ": > /dev/tcp/127.0.0.1/$RX_PORT" || lab_finish
+monitor_config "$MON_DIR/monitor.toml" defaults
+cp "$MON_DIR/monitor.toml" "$OUT/monitor.toml"
+monitor_start "$MON_DIR/monitor.toml"
+check "sanpath monitor answers /healthz" http_get healthz || lab_finish
+out "daemon: sanpath monitor --config monitor.toml (in this folder) --webhook http://127.0.0.1:$RX_PORT/alerts; site /etc/sanpath/site.toml + sanhost $SAN_HOST_A:$SAN_PORT,$SAN_HOST_B:$SAN_PORT"
+mpd=$(pgrep -x multipathd | head -1)
+sleep 12  # past the first resync and a round of probes
+
+# ---- 1. idle
+ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
+hwm_kb() { awk '/^VmHWM:/ { print $2 }' "/proc/$1/status"; }
+hz=$(getconf CLK_TCK)
+# the pages each process touches while idle: clear the referenced bits, read them back at the end
+echo 1 > /proc/$MON_PID/clear_refs; echo 1 > /proc/$mpd/clear_refs
+d0=$(ticks $MON_PID) m0=$(ticks $mpd) t0=$(now)
+sleep "$IDLE_S"
+d1=$(ticks $MON_PID) m1=$(ticks $mpd) el=$(since "$t0")
+drss=$(rss_kb $MON_PID) mrss=$(rss_kb $mpd)
+# RssAnon / RssFile and the pages referenced during the idle period, in MB
+breakdown() {
+  echo "$(awk '/^(RssAnon|RssFile):/ { printf "%s %.1f MB  ", $1, $2 / 1024 }' /proc/$1/status)referenced while idle $(awk '/^Referenced:/ { k += $2 } END { printf "%.1f", k / 1024 }' /proc/$1/smaps) MB"
+}
+dbreak=$(breakdown $MON_PID) mbreak=$(breakdown $mpd)
+awk '/^[0-9a-f]+-[0-9a-f]+ / { m = $6 } /^Rss:/ { r[m] += $2 } /^Referenced:/ { f[m] += $2 } END { for (k in r) if (r[k] >= 256) printf "%8d kB rss %8d kB referenced  %s\n", r[k], f[k], (k == "" ? "[anon]" : k) }' /proc/$MON_PID/smaps | sort -rn > "$OUT/daemon-smaps-summary.txt"
+out ""
+out "## 1. idle over ${el} s (nothing failing; resync 10 s, SAN host and portal probes every 10 s; /proc/PID/status VmRSS, /proc/PID/stat utime+stime, CLK_TCK $hz)"
+out "$(printf '%-22s RSS %6.1f MB (peak VmHWM %6.1f MB)  CPU %5.2f s = %5.2f %% of one CPU' 'sanpath monitor' "$(awk -v k=$drss 'BEGIN{print k/1024}')" "$(awk -v k="$(hwm_kb $MON_PID)" 'BEGIN{print k/1024}')" "$(awk -v a=$d0 -v b=$d1 -v h=$hz 'BEGIN{print (b-a)/h}')" "$(awk -v a=$d0 -v b=$d1 -v h=$hz -v e=$el 'BEGIN{print 100*(b-a)/h/e}')")"
+out "$(printf '%-22s RSS %6.1f MB (peak VmHWM %6.1f MB)  CPU %5.2f s = %5.2f %% of one CPU' 'multipathd' "$(awk -v k=$mrss 'BEGIN{print k/1024}')" "$(awk -v k="$(hwm_kb $mpd)" 'BEGIN{print k/1024}')" "$(awk -v a=$m0 -v b=$m1 -v h=$hz 'BEGIN{print (b-a)/h}')" "$(awk -v a=$m0 -v b=$m1 -v h=$hz -v e=$el 'BEGIN{print 100*(b-a)/h/e}')")"
+out "  sanpath monitor: $dbreak (mappings: daemon-smaps-summary.txt)"
+out "  multipathd:      $mbreak"
+check "1. idle RSS of sanpath monitor <= 20 MB ($((drss / 1024)) MB)" test "$drss" -le 20480
+
+# ---- 2. full snapshot
+: > "$OUT/scans.txt"
+last="" t0=$(now)
+while [ "$(grep -c . "$OUT/scans.txt")" -lt "$SCANS" ] && awk -v a="$t0" -v b="$EPOCHREALTIME" -v s="$SCANS" 'BEGIN { exit !(b - a < 12 * s + 15) }'; do
+  v=$(http_get metrics | awk '$1 == "sanpath_scan_duration_seconds" { print $2 }')
+  [ -n "$v" ] && [ "$v" != "$last" ] && { [ -n "$last" ] && echo "$v" >> "$OUT/scans.txt"; last=$v; }
+  sleep 2
+done
+# wall time of a command, REPEAT runs, one number (s) a line in FILE
+timed() {
+  local file=$1 i s; shift
+  : > "$file"
+  "$@" > "$file.out" 2>&1
+  for ((i = 0; i < REPEAT; i++)); do s=$EPOCHREALTIME; "$@" >/dev/null 2>&1; awk -v a="$s" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.6f\n", b - a }' >> "$file"; done
+}
+timed "$OUT/t-multipath-ll" multipath -ll
+timed "$OUT/t-show-maps-json" multipathd show maps json
+timed "$OUT/t-status-json" sanpath status --format json --no-probe
+ms() { awk -v s="$1" 'BEGIN { printf "%.1f", s * 1000 }'; }
+row() { out "$(printf '%-58s median %9s ms  min %9s ms  max %9s ms  (%s runs)' "$1" "$(ms "$(med "$2")")" "$(ms "$(pct 0 "$2")")" "$(ms "$(pct 100 "$2")")" "$(grep -c . "$2")")"; }
+out ""
+out "## 2. full snapshot of $NLUNS maps / $((2 * NLUNS)) paths"
+row "sanpath monitor full scan (sanpath_scan_duration_seconds)" "$OUT/scans.txt"
+row "sanpath status --format json --no-probe (process wall)" "$OUT/t-status-json"
+row "multipathd show maps json (process wall)" "$OUT/t-show-maps-json"
+row "multipath -ll (process wall)" "$OUT/t-multipath-ll"
+scan=$(med "$OUT/scans.txt") ll=$(med "$OUT/t-multipath-ll")
+ratio=$(awk -v a="$ll" -v b="$scan" 'BEGIN { printf "%.1f", a / b }')
+out "ratio: multipath -ll / daemon full scan = ${ratio}x; multipath -ll / sanpath status = $(awk -v a="$ll" -v b="$(med "$OUT/t-status-json")" 'BEGIN { printf "%.1f", a / b }')x; multipathd show maps json / daemon full scan = $(awk -v a="$(med "$OUT/t-show-maps-json")" -v b="$scan" 'BEGIN { printf "%.1f", a / b }')x"
+check "2. $SCANS daemon full scans measured" test "$(grep -c . "$OUT/scans.txt")" -ge "$SCANS"
+check "2. sanpath status saw all $NLUNS maps" bash -c "[ \"\$(jq '.maps | length' '$OUT/t-status-json.out')\" = $NLUNS ]"
+check "2. daemon full scan >= 50x faster than multipath -ll (${ratio}x)" awk -v r="$ratio" 'BEGIN { exit !(r >= 50) }'
+
+# ---- 3. latency
+maps=($(dmsetup ls --target multipath | awk '{print $1}' | sort))
+stdbuf -oL udevadm monitor --kernel --property --subsystem-match=block > "$OUT/udev-monitor.txt" 2>&1 &
+umon=$!
+sleep 2
+# rx_has MARK STATE KEY: the receiver got an event in STATE for KEY after line MARK
+rx_has() { tail -n +$(($1 + 1)) "$RX_FILE" | grep -F "\"state\":\"$2\"" | grep -qF "\"alertKey\":\"$3\""; }
+rx_wait() {  # rx_wait MARK STATE KEY TIMEOUT: look after 1 s, then every 0.2 s (little CPU beside the daemon)
+  local start=$EPOCHREALTIME
+  sleep 1
+  until rx_has "$1" "$2" "$3"; do
+    awk -v a="$start" -v b="$EPOCHREALTIME" -v t="$4" 'BEGIN { exit !(b - a > t) }' && return 1
+    sleep 0.2
+  done
+}
+: > "$OUT/cuts.txt"
+missed=0 unresolved=0
+for ((i = 0; i < CUTS; i++)); do
+  map=${maps[$((i % ${#maps[@]}))]}
+  portal=$PORTAL_B; [ $((i / ${#maps[@]} % 2)) = 1 ] && portal=$PORTAL_A
+  disk=$(map_disk "$map" $portal); mm=$(cat /sys/block/$disk/dev)
+  mark=$(grep -c . "$RX_FILE")
+  dmsetup message "$map" 0 "fail_path $mm"
+  rx_wait "$mark" firing "path-lost:$disk" 10 || { missed=$((missed + 1)); say "cut $i: no firing alert for $disk"; }
+  dmsetup message "$map" 0 "reinstate_path $mm" 2>/dev/null  # multipathd's checker may have reinstated it already
+  rx_wait "$mark" resolved "path-lost:$disk" 30 || { unresolved=$((unresolved + 1)); say "cut $i: no resolved alert for $disk"; }
+  echo "$i $map $mm $disk $mark" >> "$OUT/cuts.txt"
+done
+sleep 1; kill $umon
+# kernel stamps of PATH_FAILED uevents: "STAMP MAP MAJ:MIN"
+awk '/^KERNEL\[/ { ts = substr($1, 8, length($1) - 8); a = ""; p = ""; n = "" }
+     /^DM_ACTION=/ { a = substr($0, 11) } /^DM_PATH=/ { p = substr($0, 9) } /^DM_NAME=/ { n = substr($0, 9) }
+     /^$/ { if (a == "PATH_FAILED") print ts, n, p; a = "" }' "$OUT/udev-monitor.txt" > "$OUT/kernel-failed.txt"
+# receipts of firing path-lost events: "STAMP KEY"
+paste -d' ' <(cut -d' ' -f1 "$RX_FILE") <(cut -d' ' -f2- "$RX_FILE" | jq -r '.state + " " + .alertKey') |
+  awk '$2 == "firing" { print $1, $3 }' > "$OUT/rx-firing.txt"
+: > "$OUT/latency.txt"; : > "$OUT/latency-s.txt"
+while read -r i map mm disk mark; do
+  k=$(awk -v n="$map" -v p="$mm" '$2 == n && $3 == p { print $1; exit }' "$OUT/kernel-failed.txt")
+  r=$(awk -v key="path-lost:$disk" '$2 == key { print $1; exit }' "$OUT/rx-firing.txt")
+  [ -n "$k" ] && [ -n "$r" ] || { echo "$i $map $mm $disk kernel=${k:-none} receipt=${r:-none}" >> "$OUT/latency.txt"; continue; }
+  l=$(awk -v a="$k" -v b="$r" 'BEGIN { printf "%.6f", b - a }')
+  echo "$l" >> "$OUT/latency-s.txt"
+  echo "$i $map $mm $disk kernel=$k receipt=$r latency_ms=$(ms "$l")" >> "$OUT/latency.txt"
+done < "$OUT/cuts.txt"
+nl=$(grep -c . "$OUT/latency-s.txt")
+out ""
+out "## 3. latency from the kernel failing a path (udevadm monitor --kernel KERNEL[] stamp) to the webhook receiver (CLOCK_MONOTONIC at receipt), $nl of $CUTS cuts"
+out "cut: dmsetup message MAP 0 \"fail_path MAJ:MIN\"; restore: dmsetup message MAP 0 \"reinstate_path MAJ:MIN\", then wait for the resolved event"
+out "$(printf 'p50 %s ms  p90 %s ms  p99 %s ms  max %s ms  min %s ms' "$(ms "$(pct 50 "$OUT/latency-s.txt")")" "$(ms "$(pct 90 "$OUT/latency-s.txt")")" "$(ms "$(pct 99 "$OUT/latency-s.txt")")" "$(ms "$(pct 100 "$OUT/latency-s.txt")")" "$(ms "$(pct 0 "$OUT/latency-s.txt")")")"
+check "3. every cut raised its alert and resolved it ($missed without firing, $unresolved without resolved)" test "$missed$unresolved" = 00
+check "3. a latency for every cut ($nl of $CUTS)" test "$nl" = "$CUTS"
+p99=$(pct 99 "$OUT/latency-s.txt")
+check "3. p99 kernel-to-sink latency <= 100 ms ($(ms "$p99") ms)" awk -v p="$p99" 'BEGIN { exit !(p <= 0.100) }'
+kill -TERM "$MON_PID"; wait "$MON_PID"
+cat "$B"
+lab_finish
