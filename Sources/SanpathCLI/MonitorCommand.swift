@@ -215,7 +215,8 @@ struct ReadinessService: Service {
         } catch {
             logger.warning("cannot tell systemd we are ready", metadata: ["error": "\(error)"])
         }
-        logger.info("ready", metadata: ["maps": "\(maps)"])
+        let released = StartupPages.release()
+        logger.info("ready", metadata: ["maps": "\(maps)", "startup-pages-released": "\(released / 1_048_576) MiB"])
         // stay until shutdown so the group does not see this service end
         try? await gracefulShutdown()
     }
