@@ -31,8 +31,14 @@ public struct SysfsReader: Sendable {
     public func scsiDevice(named name: String) -> SCSIDevice? {
         let device = "block/\(name)/device"
         guard let state = value(of: "\(device)/state") else { return nil }
-        // The disk's device folder is …/hostH/sessionN/targetH:C:T/H:C:T:L for iSCSI disks.
-        let components = resolved("block/\(name)/device")?.split(separator: "/") ?? []
+        // The disk's device folder is …/hostH/sessionN/targetH:C:T/H:C:T:L for iSCSI disks; in /sys
+        // the link block/NAME -> ../devices/…/H:C:T:L/block/NAME says it in one readlink.
+        var components = linkTarget("block/\(name)")?.split(separator: "/") ?? []
+        if components.count >= 2, components[components.count - 2] == "block" {
+            components.removeLast(2)
+        } else {
+            components = resolved("block/\(name)/device")?.split(separator: "/") ?? []
+        }
         let hctl = components.last.map(String.init).flatMap { $0.split(separator: ":").count == 4 ? $0 : nil }
         let sessionID = components.lazy.compactMap { Self.number(after: "session", in: $0) }.last
         return SCSIDevice(
@@ -78,7 +84,7 @@ public struct SysfsReader: Sendable {
         let address = connection.flatMap { value(of: "\($0)/persistent_address") ?? value(of: "\($0)/address") }
         let port = connection.flatMap { value(of: "\($0)/persistent_port") ?? value(of: "\($0)/port") }.flatMap { Int($0) }
         // The session sits under its SCSI host: …/hostH/sessionN/iscsi_session/sessionN.
-        let host = resolved(folder)?.split(separator: "/").last { $0.hasPrefix("host") && Int($0.dropFirst(4)) != nil }
+        let host = (linkTarget(folder) ?? resolved(folder))?.split(separator: "/").last { $0.hasPrefix("host") && Int($0.dropFirst(4)) != nil }
         let netdev = host.flatMap { value(of: "class/iscsi_host/\($0)/netdev") }.flatMap(Self.set).flatMap { $0 == "default" ? nil : $0 }
         return ISCSISession(
             id: id, target: target, portalAddress: address.flatMap(Self.set), portalPort: port,
@@ -128,22 +134,51 @@ public struct SysfsReader: Sendable {
     // MARK: Reading
 
     /// The trimmed contents of a sysfs attribute, or nil when it is missing or unreadable.
+    /// The full scan reads a thousand of these at 64 LUNs: one open, one read (a sysfs attribute
+    /// comes whole in the first read when it fits the page), one close, no Foundation.
     func value(of relative: String) -> String? {
         let fd = open(path(relative), O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { return nil }
         defer { close(fd) }
         var bytes: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 4096)
-        while true {
-            let count = read(fd, &buffer, buffer.count)
-            if count < 0 {
-                if errno == EINTR { continue }
-                return nil
+        let pageSize = 4096
+        let text: String? = withUnsafeTemporaryAllocation(of: UInt8.self, capacity: pageSize) { buffer in
+            while true {
+                let count = read(fd, buffer.baseAddress, pageSize)
+                if count < 0 {
+                    if errno == EINTR { continue }
+                    return nil
+                }
+                // a short first read is the whole attribute (sysfs); a regular file may need more
+                if count == 0 || (bytes.isEmpty && count < pageSize) {
+                    if bytes.isEmpty { return Self.trimmed(UnsafeBufferPointer(rebasing: buffer[..<count])) }
+                    break
+                }
+                bytes.append(contentsOf: buffer[..<count])
             }
-            if count == 0 { break }
-            bytes.append(contentsOf: buffer[..<count])
+            return nil
         }
-        return String(decoding: bytes, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        if let text { return text }
+        return bytes.isEmpty ? nil : bytes.withUnsafeBufferPointer { Self.trimmed($0) }
+    }
+
+    /// The bytes as UTF-8 without leading and trailing ASCII whitespace.
+    static func trimmed(_ bytes: UnsafeBufferPointer<UInt8>) -> String {
+        func isSpace(_ byte: UInt8) -> Bool { byte == 0x20 || (0x09...0x0D).contains(byte) }
+        var start = 0
+        var end = bytes.count
+        while start < end, isSpace(bytes[start]) { start += 1 }
+        while end > start, isSpace(bytes[end - 1]) { end -= 1 }
+        return String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<end]), as: UTF8.self)
+    }
+
+    /// Where a symbolic link points (its text, as `readlink` gives it), or nil when it is no link.
+    func linkTarget(_ relative: String) -> String? {
+        withUnsafeTemporaryAllocation(of: CChar.self, capacity: 4096) { buffer in
+            let count = readlink(path(relative), buffer.baseAddress!, 4096)
+            guard count > 0, count < 4096 else { return nil }
+            return String(decoding: UnsafeRawBufferPointer(start: buffer.baseAddress, count: count).bindMemory(to: UInt8.self), as: UTF8.self)
+        }
     }
 
     /// Names in a folder; empty when it is missing.

@@ -40,6 +40,53 @@ struct SysfsReaderTests {
         #expect(reader.slaves(of: "dm-0").isEmpty)
     }
 
+    /// In /sys, block/sdb is a link to ../devices/…/hostH/sessionN/targetH:C:T/H:C:T:L/block/sdb
+    /// (the capture copies it as a folder). The reader takes the disk's H:C:T:L and session from
+    /// that one link; it must read the same disk as the captured copy does.
+    @Test("a disk in the kernel's own layout (block/NAME a link into devices/) reads as in the capture")
+    func realLayoutDisk() throws {
+        let captured = SysfsReader(root: Fixture.root.appendingPathComponent("lab/healthy/sys").path)
+        let expected = try #require(captured.scsiDevice(named: "sdb"))
+        let links = try Fixture.text("lab/healthy/sys-links.txt")
+        let link = try #require(links.split(separator: "\n").first { $0.hasPrefix("block/sdb -> ") }).dropFirst("block/sdb -> ".count)
+        #expect(link.hasSuffix("/block/sdb") && link.contains("/session1/"))
+
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("sanpath-sysfs-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: root) }
+        let disk = root.appendingPathComponent("block").appendingPathComponent(String(link))  // block/../devices/…/block/sdb
+        let scsi = disk.deletingLastPathComponent().deletingLastPathComponent()  // …/H:C:T:L
+        try FileManager.default.createDirectory(at: root.appendingPathComponent("block"), withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(at: disk, withIntermediateDirectories: true)
+        for (name, value) in [("state", expected.state), ("vendor", expected.vendor ?? ""), ("model", expected.model ?? "")] {
+            try "\(value)\n".write(to: scsi.appendingPathComponent(name), atomically: false, encoding: .utf8)
+        }
+        try "\(expected.majorMinor ?? "")\n".write(to: disk.appendingPathComponent("dev"), atomically: false, encoding: .utf8)
+        try FileManager.default.createSymbolicLink(atPath: disk.appendingPathComponent("device").path, withDestinationPath: "../../../\(scsi.lastPathComponent)")
+        try FileManager.default.createSymbolicLink(atPath: root.appendingPathComponent("block/sdb").path, withDestinationPath: String(link))
+
+        let real = SysfsReader(root: root.path)
+        #expect(real.linkTarget("block/sdb") == String(link))
+        #expect(real.scsiDevice(named: "sdb") == expected)
+        #expect(expected.hctl != nil && expected.sessionID == 1)
+    }
+
+    @Test("an attribute is read whole and trimmed: sysfs's short read, a file longer than a page, an empty file")
+    func attributeReads() throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("sanpath-sysfs-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: root) }
+        try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
+        let long = String(repeating: "0123456789abcdef", count: 700)  // 11,200 bytes
+        try " running\n".write(to: root.appendingPathComponent("state"), atomically: false, encoding: .utf8)
+        try "\(long)\n".write(to: root.appendingPathComponent("long"), atomically: false, encoding: .utf8)
+        try "".write(to: root.appendingPathComponent("empty"), atomically: false, encoding: .utf8)
+        let reader = SysfsReader(root: root.path)
+        #expect(reader.value(of: "state") == "running")
+        #expect(reader.value(of: "long") == long)
+        #expect(reader.value(of: "empty") == "")
+        #expect(reader.value(of: "missing") == nil)
+        #expect(reader.linkTarget("state") == nil)
+    }
+
     @Test("kernel disk order: sdz before sdaa")
     func kernelOrder() {
         #expect(["sdaa", "sdb", "sdz", "sda"].sorted(by: SysfsReader.kernelOrder) == ["sda", "sdb", "sdz", "sdaa"])
