@@ -16,14 +16,14 @@ struct MonitorCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "monitor",
         abstract: "Run the path-health daemon in the foreground (systemd runs it; see etc/systemd/sanpath-monitor.service).",
-        discussion: """
+        discussion: HelpText.prose("""
             Watches dm-multipath path states (kernel uevents: a failed path is seen in milliseconds),
             iSCSI sessions, iface bindings, NICs and the SAN management hosts; resyncs everything every
             10 s so a lost event never leaves the state wrong. Problems are grouped by root cause: a dead
             NIC, portal or session is one alert naming every path and map it took down.
 
             Every alert transition is one JSON line on stdout:
-              {"time", "state": "firing"|"resolved", "kind", "summary", "maps": [...], "paths": [...], ...}
+              {"time", "state": "firing"|"resolved", "kind", "summary", "maps", "paths", ...}
             and goes to the configured sinks (log, webhooks in generic or Alertmanager v2 form, programs)
             through a SQLite outbox: delivered at least once, across a sink outage and a restart.
 
@@ -33,7 +33,7 @@ struct MonitorCommand: AsyncParsableCommand {
 
             Settings: --config FILE (default /etc/sanpath/monitor.toml when it exists; every key is shown
             in etc/sanpath/monitor.toml). Flags add to it.
-            """)
+            """))
 
     @OptionGroup var site: SiteOptions
     @OptionGroup var common: CommonOptions
@@ -97,7 +97,8 @@ struct MonitorCommand: AsyncParsableCommand {
         let restored = try await AlertStateStore(database: database).restoredFiring(monotonicNow: MonitorEngine.monotonicNow())
 
         // collection and the engine
-        let collector = SnapshotCollector(deviceMapper: LibDevmapper(logger: logger), multipathd: MultipathdSocket(), logger: logger)
+        var collector = SnapshotCollector(deviceMapper: LibDevmapper(logger: logger), multipathd: MultipathdSocket(), logger: logger)
+        collector.multipathdInCollection = false  // MultipathdService asks it on its own schedule
         let sanPort = settings.sanHosts.port
         let engine = MonitorEngine(
             site: resolvedSite, policy: settings.alerts, source: collector, dispatcher: delivery,
@@ -128,6 +129,7 @@ struct MonitorCommand: AsyncParsableCommand {
             delivery,
             UdevEventService(engine: engine, source: udev, logger: logger),
             ResyncService(engine: engine, interval: { store.current.resyncInterval }),
+            MultipathdService(engine: engine, interval: { store.current.resyncInterval }),
             MonitorHTTP.application(listen: settings.listen, endpoints: endpoints, logger: logger),
             SystemdNotifyService(
                 notifier: notifier,

@@ -11,6 +11,13 @@ public protocol SnapshotSource: Sendable {
     /// The snapshot with one map re-read (dm status, its disks, their sessions, the NICs):
     /// the fast path for a dm path event.
     func refresh(map name: String, in snapshot: Snapshot) async throws -> Snapshot
+    /// multipathd's checker states, asked on their own schedule; nil: this source has none.
+    func multipathdView() async -> MultipathdView?
+}
+
+extension SnapshotSource {
+    /// No multipathd.
+    public func multipathdView() async -> MultipathdView? { nil }
 }
 
 /// Where alert events go: the outbox in production.
@@ -62,6 +69,8 @@ public actor MonitorEngine {
     private var lastRefreshOf: [String: Int] = [:]
     private var scanCount = 0
     private var firstScanWaiters: [CheckedContinuation<Void, Never>] = []
+    /// multipathd's latest answer, put into every snapshot (nil until asked).
+    private var multipathd: MultipathdView?
 
     /// Creates the engine. `restored` are the alerts that were firing when the daemon stopped.
     public init(
@@ -123,6 +132,7 @@ public actor MonitorEngine {
                 for name in newer { fresh = try await source.refresh(map: name, in: fresh) }
             }
             scanCount += 1
+            multipathd?.apply(to: &fresh)
             fresh.sanHosts = sanHosts
             fresh.portalProbes = portalProbes.values.sorted { $0.portal < $1.portal }
             snapshot = fresh
@@ -204,6 +214,15 @@ public actor MonitorEngine {
     private func runScheduledScan() async {
         scanScheduled = false
         await fullScan()
+    }
+
+    /// Asks multipathd for its checker states (`show maps json`) and evaluates with them.
+    public func refreshMultipathd() async {
+        guard let view = await source.multipathdView() else { return }
+        multipathd = view
+        guard snapshot != nil else { return }
+        view.apply(to: &snapshot!)
+        await evaluate()
     }
 
     /// Records a SAN management host probe (connect time, or nil when it failed) and evaluates.

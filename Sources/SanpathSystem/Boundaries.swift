@@ -1,3 +1,4 @@
+import SanpathCore
 import SanpathHealth
 
 /// The kernel's device-mapper, as sanpath needs it. The real one goes through libdevmapper
@@ -9,6 +10,41 @@ public protocol DeviceMapperSource: Sendable {
     func status(of name: String) async throws -> String
     /// The table parameters of a map, as `dmsetup table` prints them after `start length multipath`.
     func table(of name: String) async throws -> String
+    /// Every multipath map with its status and table parameters, read in one go (the full scan).
+    /// Status and table are two reads: a reload between them can make them disagree.
+    func multipathMaps() async throws -> [DMMapReading]
+}
+
+extension DeviceMapperSource {
+    /// `multipathDevices()`, then `status(of:)` and `table(of:)` of each; a map gone meanwhile is left out.
+    public func multipathMaps() async throws -> [DMMapReading] {
+        var readings: [DMMapReading] = []
+        for device in try await multipathDevices() {
+            do {
+                readings.append(DMMapReading(device: device, status: try await status(of: device.name), table: try await table(of: device.name)))
+            } catch let error as SanpathError where error.code == .mapNotFound {
+                continue
+            }
+        }
+        return readings
+    }
+}
+
+/// One multipath map as device-mapper described it.
+public struct DMMapReading: Sendable, Hashable {
+    /// The device.
+    public var device: DMDevice
+    /// Status parameters (after `start length multipath`).
+    public var status: String
+    /// Table parameters (after `start length multipath`).
+    public var table: String
+
+    /// Creates a reading.
+    public init(device: DMDevice, status: String, table: String) {
+        self.device = device
+        self.status = status
+        self.table = table
+    }
 }
 
 /// A device-mapper device.

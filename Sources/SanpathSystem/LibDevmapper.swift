@@ -37,16 +37,8 @@ public struct LibDevmapper: DeviceMapperSource {
     @DeviceMapperActor
     public func multipathDevices() async throws -> [DMDevice] {
         try Self.prepare()
-        let list = try DMTask(DM_DEVICE_LIST, "DM_DEVICE_LIST", name: nil)
-        try list.run()
-        var names: [String] = []
-        var entry = sanpath_dm_names_first(list.handle)
-        while let current = entry {
-            names.append(String(cString: sanpath_dm_names_name(current)))
-            entry = sanpath_dm_names_next(current)
-        }
         var devices: [DMDevice] = []
-        for name in names.sorted() {
+        for name in try Self.deviceNames() {
             // A device removed since the list is not an error: it is simply not there any more.
             guard let task = try? DMTask(DM_DEVICE_STATUS, "DM_DEVICE_STATUS", name: name), (try? task.run()) != nil,
                 let info = task.info(), info.exists != 0
@@ -59,6 +51,43 @@ public struct LibDevmapper: DeviceMapperSource {
                 DMDevice(name: name, uuid: task.uuid ?? "", majorMinor: "\(info.major):\(info.minor)", openCount: Int(info.open_count)))
         }
         return devices
+    }
+
+    /// Every multipath map with its status and table: the list, then per device one
+    /// `DM_DEVICE_STATUS` (target type, identity, status) and one `DM_DEVICE_TABLE`, all in one
+    /// hop to the device-mapper actor (two ioctls a map; the full scan's device-mapper part).
+    @DeviceMapperActor
+    public func multipathMaps() async throws -> [DMMapReading] {
+        try Self.prepare()
+        var readings: [DMMapReading] = []
+        for name in try Self.deviceNames() {
+            guard let task = try? DMTask(DM_DEVICE_STATUS, "DM_DEVICE_STATUS", name: name), (try? task.run()) != nil,
+                let info = task.info(), info.exists != 0
+            else { continue }
+            guard let status = task.targets().first, status.type == "multipath" else { continue }
+            let table: String
+            do {
+                table = try Self.multipathParams(DM_DEVICE_TABLE, "DM_DEVICE_TABLE", of: name)
+            } catch let error as SanpathError where error.code == .mapNotFound {
+                continue
+            }
+            let device = DMDevice(name: name, uuid: task.uuid ?? "", majorMinor: "\(info.major):\(info.minor)", openCount: Int(info.open_count))
+            readings.append(DMMapReading(device: device, status: status.params, table: table))
+        }
+        return readings
+    }
+
+    @DeviceMapperActor
+    private static func deviceNames() throws -> [String] {
+        let list = try DMTask(DM_DEVICE_LIST, "DM_DEVICE_LIST", name: nil)
+        try list.run()
+        var names: [String] = []
+        var entry = sanpath_dm_names_first(list.handle)
+        while let current = entry {
+            names.append(String(cString: sanpath_dm_names_name(current)))
+            entry = sanpath_dm_names_next(current)
+        }
+        return names.sorted()
     }
 
     /// The multipath status parameters of a map.

@@ -22,6 +22,10 @@ public struct SnapshotCollector: Sendable {
     public var ifaceFiles: IfaceFilesReader
     /// multipathd's socket; nil: do not ask (checker states stay nil, `multipathdRunning` nil).
     public var multipathd: (any MultipathdClient)?
+    /// Whether a full collection asks multipathd too (`sanpath status`). The daemon asks it on its
+    /// own schedule (`askMultipathd()`), so that a slow multipathd (`show maps json` takes a
+    /// few hundred milliseconds at 64 maps, seconds during a reconfigure) never holds up a scan.
+    public var multipathdInCollection = true
     /// Skipped maps and a silent multipathd are logged here.
     public var logger: Logger
 
@@ -44,34 +48,33 @@ public struct SnapshotCollector: Sendable {
         try await timedCollect().snapshot
     }
 
-    /// `collect()`, with how long it took.
+    /// `collect()`, with how long it took. Device-mapper (on its actor), sysfs (on this task)
+    /// and multipathd (when `multipathdInCollection`) are read at the same time.
     public func timedCollect() async throws -> Collection {
         let clock = ContinuousClock()
         let start = clock.now
-        async let checker = timed { await multipathdMaps() }
-        let devices = try await deviceMapper.multipathDevices()
-        var maps: [MultipathMap] = []
-        for device in devices {
-            if let map = try await readMap(device) { maps.append(map) }
-        }
-        let deviceMapperDone = clock.now
+        async let checker = timed { multipathdInCollection ? await askMultipathd() : MultipathdView(maps: nil, running: nil) }
+        async let readings = timedThrowing { try await deviceMapper.multipathMaps() }
         let scsiDevices = sysfs.scsiDevices()
         let sessions = sysfs.sessions(devices: scsiDevices)
         let ifaces = ifaceFiles.ifaces()
         let nics = sysfs.nics()
-        let sysfsDone = clock.now
-        let ((checkerMaps, running), multipathdTime) = await checker
-        maps = maps.map { withDevices($0, checker: checkerMaps) }
+        let sysfsTime = clock.now - start
+        let (dmReadings, deviceMapperTime) = try await readings
+        var maps: [MultipathMap] = []
+        for reading in dmReadings {
+            if let map = try await readMap(reading) { maps.append(withDevices(map)) }
+        }
+        let (view, multipathdTime) = await checker
+        var snapshot = Snapshot(time: Date(), maps: maps, scsiDevices: scsiDevices, sessions: sessions, ifaces: ifaces, nics: nics)
+        if multipathdInCollection { view.apply(to: &snapshot) }
         logger.debug(
             "full collection",
             metadata: [
                 "maps": "\(maps.count)", "total_ms": "\(Self.milliseconds(clock.now - start))",
-                "devicemapper_ms": "\(Self.milliseconds(deviceMapperDone - start))",
-                "sysfs_ms": "\(Self.milliseconds(sysfsDone - deviceMapperDone))", "multipathd_ms": "\(Self.milliseconds(multipathdTime))",
+                "devicemapper_ms": "\(Self.milliseconds(deviceMapperTime))", "sysfs_ms": "\(Self.milliseconds(sysfsTime))",
+                "multipathd_ms": multipathdInCollection ? "\(Self.milliseconds(multipathdTime))" : "not asked",
             ])
-        let snapshot = Snapshot(
-            time: Date(), maps: maps, scsiDevices: scsiDevices, sessions: sessions, ifaces: ifaces, nics: nics,
-            multipathdRunning: running)
         return Collection(snapshot: snapshot, duration: clock.now - start)
     }
 
@@ -136,6 +139,18 @@ public struct SnapshotCollector: Sendable {
         return snapshot
     }
 
+    /// A map from the full scan's reading; read again (status and table) when a reload between
+    /// the two made them disagree.
+    private func readMap(_ reading: DMMapReading) async throws -> MultipathMap? {
+        do {
+            let sysfsName = sysfs.blockDevice(majorMinor: reading.device.majorMinor)
+            return try MultipathMap(device: reading.device, status: reading.status, table: reading.table, sysfsName: sysfsName)
+        } catch let error as SanpathError where error.code == .malformedReply {
+            logger.debug("map changed while being read; reading again", metadata: ["map": "\(reading.device.name)", "error": "\(error)"])
+            return try await readMap(reading.device)
+        }
+    }
+
     /// Reads one map; nil when it vanished, retried once when a reload made status and table disagree.
     private func readMap(_ device: DMDevice) async throws -> MultipathMap? {
         for attempt in 1...2 {
@@ -154,16 +169,14 @@ public struct SnapshotCollector: Sendable {
         return nil
     }
 
-    /// The map with each path's disk name resolved, and multipathd's checker states when given.
-    private func withDevices(_ map: MultipathMap, checker: MultipathdMaps? = nil) -> MultipathMap {
-        let name = map.name
+    /// The map with each path's disk name resolved.
+    private func withDevices(_ map: MultipathMap) -> MultipathMap {
         var map = map
         map.groups = map.groups.map { group in
             var group = group
             group.paths = group.paths.map { path in
                 var path = path
                 path.device = path.device ?? sysfs.blockDevice(majorMinor: path.majorMinor)
-                if let checker { path.checkerState = checker.checkerState(map: name, majorMinor: path.majorMinor) }
                 return path
             }
             return group
@@ -195,6 +208,13 @@ public struct SnapshotCollector: Sendable {
         }
     }
 
+    private func timedThrowing<T: Sendable>(_ body: () async throws -> T) async throws -> (T, Duration) {
+        let clock = ContinuousClock()
+        let start = clock.now
+        let value = try await body()
+        return (value, clock.now - start)
+    }
+
     private func timed<T: Sendable>(_ body: () async -> T) async -> (T, Duration) {
         let clock = ContinuousClock()
         let start = clock.now
@@ -206,18 +226,52 @@ public struct SnapshotCollector: Sendable {
         String(format: "%.1f", Double(duration.components.seconds) * 1000 + Double(duration.components.attoseconds) / 1e15)
     }
 
-    /// multipathd's view, and whether it answered (nil when not asked).
-    private func multipathdMaps() async -> (MultipathdMaps?, Bool?) {
-        guard let multipathd else { return (nil, nil) }
+    /// multipathd's checker states (`show maps json`), and whether it answered; both nil when
+    /// the collector has no multipathd client.
+    public func askMultipathd() async -> MultipathdView {
+        guard let multipathd else { return MultipathdView(maps: nil, running: nil) }
         do {
             let reply = try await multipathd.command("show maps json")
-            return (try MultipathdMaps(json: reply), true)
+            return MultipathdView(maps: try MultipathdMaps(json: reply), running: true)
         } catch let error as SanpathError where error.code == .malformedReply {
             logger.warning("multipathd answered, but not with the JSON sanpath reads", metadata: ["error": "\(error)"])
-            return (nil, true)
+            return MultipathdView(maps: nil, running: true)
         } catch {
             logger.info("multipathd did not answer; checker states unknown", metadata: ["error": "\(error)"])
-            return (nil, false)
+            return MultipathdView(maps: nil, running: false)
+        }
+    }
+}
+
+/// What multipathd said about the maps: its path checkers' states, and whether it runs.
+public struct MultipathdView: Sendable {
+    /// `show maps json`, parsed; nil when multipathd did not answer (or was not asked).
+    public var maps: MultipathdMaps?
+    /// Whether multipathd answered; nil when it was not asked.
+    public var running: Bool?
+
+    /// Creates a view.
+    public init(maps: MultipathdMaps?, running: Bool?) {
+        self.maps = maps
+        self.running = running
+    }
+
+    /// Sets every path's checker state (nil where multipathd does not know the path) and
+    /// whether multipathd runs.
+    public func apply(to snapshot: inout Snapshot) {
+        snapshot.multipathdRunning = running
+        snapshot.maps = snapshot.maps.map { map in
+            var map = map
+            map.groups = map.groups.map { group in
+                var group = group
+                group.paths = group.paths.map { path in
+                    var path = path
+                    path.checkerState = maps?.checkerState(map: map.name, majorMinor: path.majorMinor)
+                    return path
+                }
+                return group
+            }
+            return map
         }
     }
 }

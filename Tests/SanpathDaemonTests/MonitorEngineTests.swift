@@ -27,6 +27,15 @@ final class ScriptedHost: SnapshotSource, Sendable {
         refreshes.withLock { $0.append(name) }
         return state.withLock { $0 }
     }
+
+    /// What multipathd says (nil: no multipathd client), and how often it was asked.
+    let multipathd = Mutex<MultipathdView?>(nil)
+    let multipathdQueries = Mutex(0)
+
+    func multipathdView() async -> MultipathdView? {
+        multipathdQueries.withLock { $0 += 1 }
+        return multipathd.withLock { $0 }
+    }
 }
 
 /// A host whose full collection reads the state when it starts, then waits for the test to let
@@ -141,6 +150,33 @@ final class TestClock: Sendable {
         await engine.handle(pathEvent("PATH_REINSTATED"))
         #expect(dispatcher.keys == ["firing:path-lost:sdb", "resolved:path-lost:sdb"])
         #expect(await engine.stats.events == ["path-failed": 1, "path-reinstated": 1])
+    }
+
+    /// The daemon asks multipathd apart from the scans (a slow `show maps json` must not hold
+    /// one up); its checker states go into the snapshot at once and into every later scan.
+    @Test func multipathdsCheckerStatesJoinTheSnapshotAndLaterScans() async throws {
+        let host = ScriptedHost(labSnapshot())
+        let engine = engine(host, CollectingDispatcher())
+        await engine.fullScan()
+        #expect(host.multipathdQueries.withLock { $0 } == 0, "a full scan does not ask multipathd")
+        #expect(await engine.snapshot?.multipathdRunning == nil)
+        let json = """
+            {"major_version": 0, "minor_version": 1, "maps": [{"name": "mpatha", "uuid": "mpath-36001405ab5e1ab000000000000000000",
+              "sysfs": "dm-0", "path_groups": [{"paths": [
+                {"dev": "sdb", "dev_t": "8:16", "dm_st": "active", "dev_st": "running", "chk_st": "ready"},
+                {"dev": "sda", "dev_t": "8:0", "dm_st": "active", "dev_st": "running", "chk_st": "ghost"}]}]}]}
+            """
+        host.multipathd.withLock { $0 = MultipathdView(maps: try? MultipathdMaps(json: json), running: true) }
+        await engine.refreshMultipathd()
+        func checkers() async -> [String?] { await engine.snapshot?.maps[0].paths.map(\.checkerState) ?? [] }
+        #expect(await checkers() == ["ready", "ghost"])
+        #expect(await engine.snapshot?.multipathdRunning == true)
+        await engine.fullScan()
+        #expect(await checkers() == ["ready", "ghost"], "a scan keeps multipathd's last answer")
+        host.multipathd.withLock { $0 = MultipathdView(maps: nil, running: false) }
+        await engine.refreshMultipathd()
+        #expect(await checkers() == [nil, nil])
+        #expect(await engine.snapshot?.multipathdRunning == false)
     }
 
     @Test func anUnknownMapOrAnOverflowMeansAFullScan() async {
