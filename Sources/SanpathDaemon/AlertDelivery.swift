@@ -3,13 +3,15 @@ import Logging
 import SanpathCore
 import SanpathHealth
 import ServiceLifecycle
+import Synchronization
 
 /// Carries alert events out of the process: the engine's `AlertDispatcher`, and the service
 /// that delivers from the outbox.
 ///
 /// `dispatch` writes the events for every sink into the outbox, and the firing set into the
 /// alert-state table, in one transaction, then wakes the delivery loops. `run` runs one loop per
-/// sink: oldest pending entry first; on failure the entry waits (1 s doubling to 5 min, with
+/// sink: oldest pending entry first (a loop that has caught up takes what `dispatch` just wrote
+/// straight from memory, without reading it back: the alert's fast path); on failure the entry waits (1 s doubling to 5 min, with
 /// jitter) and the sink's later entries wait behind it, so a sink sees events in order. Delivered
 /// entries are pruned after the retention period. Graceful shutdown stops the loops; what was not
 /// delivered stays pending and goes out after the next start.
@@ -39,6 +41,8 @@ public final class AlertDelivery: Service, AlertDispatcher {
     private let configuration: Configuration
     private let logger: Logger
     private let wakeups: [String: (stream: AsyncStream<Void>, continuation: AsyncStream<Void>.Continuation)]
+    /// Per sink, the entries `publish` just wrote, for a loop that has caught up with the outbox.
+    private let fresh = Mutex<[String: [OutboxEntry]]>([:])
 
     /// Delivery from `database`'s outbox to `sinks`.
     public init(database: StateDatabase, sinks: [any AlertSink], configuration: Configuration = Configuration(), logger: Logger) {
@@ -80,7 +84,10 @@ public final class AlertDelivery: Service, AlertDispatcher {
     /// database cannot take them.
     public func publish(_ events: [AlertEvent]) async throws(SanpathError) {
         let changes = try AlertStateChanges.tracking(events)
-        try await outbox.enqueue(events, for: sinks.map(\.name), state: changes)
+        let entries = try await outbox.enqueueEntries(events, for: sinks.map(\.name), state: changes)
+        fresh.withLock { fresh in
+            for entry in entries { fresh[entry.sink, default: []].append(entry) }
+        }
         for wakeup in wakeups.values { wakeup.continuation.yield() }
     }
 
@@ -112,10 +119,24 @@ public final class AlertDelivery: Service, AlertDispatcher {
         guard var wakeup = wakeups[sink.name]?.stream.makeAsyncIterator() else { return }
         var logger = self.logger
         logger[metadataKey: "sink"] = "\(sink.name)"
+        // caught up: the outbox had nothing pending for this sink and nothing failed since, so
+        // what `publish` hands over in memory is exactly what is pending, in order
+        var caughtUp = false
+        var lastDelivered: Int64 = 0
         while !Task.isCancelled {
-            let entry: OutboxEntry?
+            var entry: OutboxEntry?
+            let handed = fresh.withLock { fresh in
+                let entries = (fresh[sink.name] ?? []).filter { $0.id > lastDelivered }
+                fresh[sink.name] = caughtUp ? Array(entries.dropFirst()) : []
+                return caughtUp ? entries.first : nil
+            }
             do {
-                entry = try await outbox.nextPending(for: sink.name)
+                if let handed {
+                    entry = handed
+                } else {
+                    entry = try await outbox.nextPending(for: sink.name)
+                    if entry == nil { caughtUp = true }
+                }
             } catch {
                 logger.error("cannot read the outbox", metadata: ["error": "\(error)"])
                 guard await pause(configuration.backoff.maximum / 10) else { return }
@@ -135,6 +156,7 @@ public final class AlertDelivery: Service, AlertDispatcher {
             } catch {
                 // shutdown cut the attempt short: not the sink's fault, and the entry stays pending
                 if Task.isCancelled { return }
+                caughtUp = false
                 let failures = entry.attempts + 1
                 let delay = configuration.backoff.delay(afterFailures: failures)
                 logger.warning(
@@ -154,11 +176,13 @@ public final class AlertDelivery: Service, AlertDispatcher {
                 // bookkeeping finishes even when shutdown cancels the loop right now: a delivered
                 // entry left pending would go out once more after the restart
                 let id = entry.id
+                lastDelivered = id
                 try await Task { [outbox] in try await outbox.markDelivered(id) }.value
                 logger.debug("alert delivered", metadata: ["alert_id": "\(entry.event.id)", "attempts": "\(entry.attempts + 1)"])
             } catch {
                 // it will be delivered again: at least once, never lost
                 logger.error("cannot mark an alert delivered", metadata: ["alert_id": "\(entry.event.id)", "error": "\(error)"])
+                caughtUp = false
                 guard await pause(configuration.backoff.maximum / 10) else { return }
             }
         }

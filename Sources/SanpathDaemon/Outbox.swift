@@ -68,15 +68,25 @@ public struct Outbox: Sendable {
     public func enqueue(
         _ events: [AlertEvent], for sinks: [String], state: AlertStateChanges = AlertStateChanges(), at now: Date = Date()
     ) async throws(SanpathError) -> Int {
-        let rows = try events.map { event throws(SanpathError) in (event.id, try Outbox.encode(event)) }
+        try await enqueueEntries(events, for: sinks, state: state, at: now).count
+    }
+
+    /// `enqueue`, returning the entries it inserted (an event already in the outbox for a sink is
+    /// not inserted again), in insertion order.
+    public func enqueueEntries(
+        _ events: [AlertEvent], for sinks: [String], state: AlertStateChanges = AlertStateChanges(), at now: Date = Date()
+    ) async throws(SanpathError) -> [OutboxEntry] {
+        let rows = try events.map { event throws(SanpathError) in (event, try Outbox.encode(event)) }
         return try await database.write("enqueue") { db in
-            var inserted = 0
-            for (eventID, blob) in rows {
+            var inserted: [OutboxEntry] = []
+            for (event, blob) in rows {
                 for sink in sinks {
                     try db.execute(
                         sql: "INSERT OR IGNORE INTO outbox (sink, eventID, event, enqueuedAt) VALUES (?, ?, ?, ?)",
-                        arguments: [sink, eventID, blob, now])
-                    inserted += db.changesCount
+                        arguments: [sink, event.id, blob, now])
+                    if db.changesCount > 0 {
+                        inserted.append(OutboxEntry(id: db.lastInsertedRowID, sink: sink, event: event, enqueuedAt: now, attempts: 0))
+                    }
                 }
             }
             try AlertStateStore.apply(state, in: db, at: now)

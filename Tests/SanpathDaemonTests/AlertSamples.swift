@@ -59,6 +59,8 @@ final class FlakySink: AlertSink {
 
     /// Ids of the events delivered, in order (repeats included).
     var delivered: [String] { log.withLock { $0 } }
+    /// Makes the next `times` attempts fail.
+    func fail(times: Int) { remainingFailures.withLock { $0 += times } }
     /// Every attempt, failed or not.
     var attempts: Int { attemptCount.withLock { $0 } }
 }

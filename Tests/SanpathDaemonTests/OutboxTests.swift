@@ -67,6 +67,28 @@ struct OutboxTests {
         #expect(fine.delivered == ids)
     }
 
+    /// A loop that has caught up takes new entries from memory, not from the database; one that
+    /// failed goes back to the database. Either way: every event once, in order.
+    @Test("many dispatches while a sink fails now and then: each event once, in order, for every sink")
+    func interleavedDispatches() async throws {
+        let flaky = FlakySink(name: "flaky", failures: 1)
+        let fine = FlakySink(name: "fine")
+        let delivery = AlertDelivery(database: try StateDatabase.inMemory(), sinks: [flaky, fine], configuration: fast, logger: quietLogger())
+        let ids = (1...40).map { AlertSamples.numbered($0).id }
+        try await running(delivery) {
+            for n in 1...40 {
+                await delivery.dispatch([AlertSamples.numbered(n)])
+                if n == 20 { flaky.fail(times: 2) }
+                if n % 7 == 0 { try await Task.sleep(for: .milliseconds(3)) }
+            }
+            try await eventually { flaky.delivered.count >= 40 && fine.delivered.count >= 40 }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        #expect(flaky.delivered == ids)
+        #expect(fine.delivered == ids)
+        #expect(try await delivery.outbox.pending().isEmpty)
+    }
+
     @Test("dispatching the same event again delivers it once")
     func duplicateDispatch() async throws {
         let sink = FlakySink()
