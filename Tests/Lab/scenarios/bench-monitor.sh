@@ -6,7 +6,8 @@
 #   1. idle: VmRSS and CPU (utime+stime from /proc/PID/stat) of the daemon and of multipathd over
 #      a quiet IDLE_S (default 60) seconds. Target: daemon RSS <= 20 MB.
 #   2. full snapshot: the daemon's own full-scan time (sanpath_scan_duration_seconds of /metrics
-#      over SCANS resyncs) and the wall time of `sanpath status --format json --no-probe`, beside
+#      over SCANS resyncs: device-mapper and sysfs; the daemon asks multipathd for its checker
+#      states on their own schedule, so that query is timed apart, as a process) and the wall time of `sanpath status --format json --no-probe`, beside
 #      `multipath -ll` and `multipathd show maps json` (REPEAT runs each, process wall time);
 #      medians and ratios. Target: daemon scan >= 50x faster than `multipath -ll`.
 #   3. latency, kernel to sink: CUTS (default 100) path cuts, each `dmsetup message MAP 0
@@ -33,6 +34,16 @@ med() { pct 50 "$1"; }
 out "# sanpath monitor benchmarks, $(date -u +%FT%TZ)"
 out "environment: qemu accel=${LAB_ACCEL:-?} (TCG = pure emulation), $(nproc) vCPUs, $(awk '/MemTotal/ {print int($2/1024)}' /proc/meminfo) MiB, kernel $(uname -r), multipath-tools $(dpkg-query -W -f '${Version}' multipath-tools), $NLUNS LUNs x 2 paths (equallogic, LIO fileio, 1 target, 2 sessions)"
 monitor_stack equallogic "$NLUNS"
+# A host runs sanpath from a disk filesystem, whose clean pages the kernel can take back; the
+# guest's root is an initramfs (tmpfs), where no file page can be paged out without swap. The
+# daemon runs from ext4 on a loop device, as it would from /usr/bin on a host.
+bench_ext4() {
+  modprobe ext4 && truncate -s 400M /tmp/sanpath-ext4.img && mkfs.ext4 -q -F /tmp/sanpath-ext4.img &&
+    mkdir -p /opt/sanpath && mount -o loop /tmp/sanpath-ext4.img /opt/sanpath && install -m 0755 /lab/bin/sanpath /opt/sanpath/sanpath &&
+    sync && echo 3 > /proc/sys/vm/drop_caches
+}
+check "sanpath on ext4 (loop device) at /opt/sanpath" bench_ext4 || lab_finish
+export PATH=/opt/sanpath:$PATH
 san_hosts_start
 check "SAN management hosts $SAN_HOST_A and $SAN_HOST_B answer on port $SAN_PORT (netns tgt)" san_hosts_answer || lab_finish
 receiver_start
@@ -41,7 +52,7 @@ monitor_config "$MON_DIR/monitor.toml" defaults
 cp "$MON_DIR/monitor.toml" "$OUT/monitor.toml"
 monitor_start "$MON_DIR/monitor.toml"
 check "sanpath monitor answers /healthz" http_get healthz || lab_finish
-out "daemon: sanpath monitor --config monitor.toml (in this folder) --webhook http://127.0.0.1:$RX_PORT/alerts; site /etc/sanpath/site.toml + sanhost $SAN_HOST_A:$SAN_PORT,$SAN_HOST_B:$SAN_PORT"
+out "daemon: /opt/sanpath/sanpath (ext4 on a loop device) monitor --config monitor.toml (in this folder) --webhook http://127.0.0.1:$RX_PORT/alerts; site /etc/sanpath/site.toml + sanhost $SAN_HOST_A:$SAN_PORT,$SAN_HOST_B:$SAN_PORT"
 mpd=$(pgrep -x multipathd | head -1)
 sleep 12  # past the first resync and a round of probes
 
