@@ -11,13 +11,13 @@ struct RenderCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "render",
         abstract: "Render every managed file for the site, without looking at the host's files.",
-        discussion: """
+        discussion: HelpText.prose("""
             Without --out the files are printed, each after a `==> path <==` line (CHAP secrets masked).
             With --out DIR they are written as they would sit under a root: DIR/etc/multipath.conf,
             DIR/etc/iscsi/iscsid.conf, DIR/etc/iscsi/ifaces/<iface>, DIR/etc/udev/rules.d/NN-dm-permissions.rules
             (12- after RHEL's 10-dm.rules, 57- after Debian's 55-dm.rules: read from this host).
             Existing files under DIR are replaced. To change a host, use plan and apply: they merge.
-            """)
+            """))
 
     @OptionGroup var site: SiteOptions
     @OptionGroup var common: CommonOptions
@@ -57,7 +57,7 @@ struct PlanCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "plan",
         abstract: "Show what apply would change on this host, and why. Writes nothing.",
-        discussion: """
+        discussion: HelpText.prose("""
             Reads multipath.conf, iscsid.conf, the iface files and the udev rule, merges the profile into
             them (keeping everything it does not manage, byte for byte) and prints each change with its
             reason and a unified diff. A file that does not parse stops the plan with file:line:col.
@@ -65,7 +65,7 @@ struct PlanCommand: AsyncParsableCommand {
             Exit codes: 0 the host already matches, 2 changes pending, 1 error.
             --format json prints {"changed": true|false, "files": [{"path", "changes": [{"section", "key",
             "old", "new", "reason", "line"}], "diff"}], "staleNodeRecords": [...]} for scripts and Ansible.
-            """)
+            """))
 
     @OptionGroup var site: SiteOptions
     @OptionGroup var common: CommonOptions
@@ -109,7 +109,7 @@ struct ApplyCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "apply",
         abstract: "Write what plan shows: atomically, owner and mode kept, with a backup for rollback.",
-        discussion: """
+        discussion: HelpText.prose("""
             Plans again, then writes each changed file through a temp file in the same folder (fsync,
             rename, fsync of the folder) after copying the old one to /var/lib/sanpath/backups/<id>/;
             if a write fails, the files already written are put back. Then, on a live host,
@@ -120,7 +120,7 @@ struct ApplyCommand: AsyncParsableCommand {
             --update-node-records brings them in line with `iscsiadm -m node -o update`.
 
             Exit codes: 0 applied or nothing to do, 1 error (nothing written).
-            """)
+            """))
 
     @OptionGroup var site: SiteOptions
     @OptionGroup var common: CommonOptions
@@ -164,10 +164,10 @@ struct RollbackCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "rollback",
         abstract: "Restore the files of the last apply, byte for byte (files it created are removed).",
-        discussion: """
+        discussion: HelpText.prose("""
             Each rollback undoes one apply, newest first. It refuses when a file was edited after that
             apply (those edits would be lost) unless --force.
-            """)
+            """))
 
     @Option(help: ArgumentHelp("Treat DIR as the host's root; implies --no-reload.", valueName: "dir"))
     var root: String?

@@ -9,7 +9,7 @@ public struct SanpathCommand: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "sanpath",
         abstract: "Configure and watch multipathed iSCSI storage (EqualLogic, NetApp, VNX) on Linux hosts.",
-        discussion: """
+        discussion: HelpText.prose("""
             A host is described by its site: vendor, role (nc or sc), iSCSI paths, SAN management hosts
             and the iface-to-NIC map. sanpath reads it from /etc/sanpath/site.toml, from Eucalyptus'
             own files (--properties with --partition, --eucalyptus-conf), and from flags, later ones
@@ -23,7 +23,7 @@ public struct SanpathCommand: AsyncParsableCommand {
               sanpath plan --root etc/examples/nc-host
 
             Exit codes: 0 done or nothing to do, 1 error, 2 (plan) changes pending.
-            """,
+            """),
         version: "0.1.0",
         subcommands: [
             RenderCommand.self, PlanCommand.self, ApplyCommand.self, RollbackCommand.self, StatusCommand.self, MonitorCommand.self,

@@ -17,7 +17,7 @@ struct StatusCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "status",
         abstract: "Show path health once: maps and their paths with NIC and portal, sessions, ifaces, SAN hosts, findings.",
-        discussion: """
+        discussion: HelpText.prose("""
             Reads device-mapper (libdevmapper), sysfs, the open-iscsi iface files and multipathd's socket,
             probes each SAN management host once, and judges it all against the site: a lost path, a
             degraded map, a map with no path, an iface bound to the wrong NIC, an unreachable SAN host…
@@ -32,7 +32,7 @@ struct StatusCommand: AsyncParsableCommand {
             SAN hosts are not probed then.
 
             Exit codes (text, json): 0 when sanpath could look, 1 when it could not.
-            """)
+            """))
 
     @OptionGroup var site: SiteOptions
     @OptionGroup var common: CommonOptions

@@ -1,0 +1,22 @@
+/// Help texts are written as paragraphs wrapped in the source; swift-argument-parser keeps every
+/// newline and wraps again at the terminal's width, which would leave ragged half-lines. `prose`
+/// joins the lines of each paragraph so the parser wraps it once; a blank line still separates
+/// paragraphs and an indented line (an example, a JSON shape) stays as it is, on its own line.
+enum HelpText {
+    static func prose(_ text: String) -> String {
+        var lines: [String] = []
+        var joining = false
+        for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
+            if line.isEmpty || line.first == " " {
+                lines.append(String(line))
+                joining = false
+            } else if joining, let last = lines.popLast() {
+                lines.append(last + " " + line)
+            } else {
+                lines.append(String(line))
+                joining = true
+            }
+        }
+        return lines.joined(separator: "\n")
+    }
+}
