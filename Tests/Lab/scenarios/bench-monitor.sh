@@ -38,7 +38,7 @@ monitor_stack equallogic "$NLUNS"
 # guest's root is an initramfs (tmpfs), where no file page can be paged out without swap. The
 # daemon runs from ext4 on a loop device, as it would from /usr/bin on a host.
 bench_ext4() {
-  modprobe ext4 && truncate -s 400M /tmp/sanpath-ext4.img && mkfs.ext4 -q -F /tmp/sanpath-ext4.img &&
+  modprobe loop && modprobe ext4 && truncate -s 400M /tmp/sanpath-ext4.img && mkfs.ext4 -q -F /tmp/sanpath-ext4.img &&
     mkdir -p /opt/sanpath && mount -o loop /tmp/sanpath-ext4.img /opt/sanpath && install -m 0755 /lab/bin/sanpath /opt/sanpath/sanpath &&
     sync && echo 3 > /proc/sys/vm/drop_caches
 }
