@@ -17,16 +17,27 @@ public enum StartupPages {
     public static func release() -> Int {
         guard let maps = try? String(contentsOfFile: "/proc/self/maps", encoding: .utf8) else { return 0 }
         var advised = 0
-        for line in maps.split(separator: "\n") {
-            // 5577b0ef8000-5577b3b01000 r-xp 00000000 fd:00 1234 /usr/local/bin/sanpath
-            let fields = line.split(separator: " ", maxSplits: 5, omittingEmptySubsequences: true)
-            guard fields.count == 6, fields[5].hasPrefix("/"), fields[1].hasSuffix("p"), fields[4] != "0" else { continue }
-            let bounds = fields[0].split(separator: "-").compactMap { UInt(String($0), radix: 16) }
-            guard bounds.count == 2, let start = UnsafeMutableRawPointer(bitPattern: bounds[0]) else { continue }
-            let length = Int(bounds[1] - bounds[0])
+        for range in fileMappings(maps) {
+            guard let start = UnsafeMutableRawPointer(bitPattern: range.lowerBound) else { continue }
+            let length = Int(range.upperBound - range.lowerBound)
             _ = madvise(start, length, MADV_RANDOM)
             if madvise(start, length, 21 /* MADV_PAGEOUT, Linux 5.4 */) == 0 { advised += length }
         }
         return advised
+    }
+
+    /// The address ranges of the private mappings of files in a `/proc/PID/maps` text:
+    /// `5577b0ef8000-5577b3b01000 r-xp 00000000 fd:00 1234      /usr/local/bin/sanpath`
+    /// (not anonymous memory, the heap, stacks, `[vdso]` or shared mappings).
+    static func fileMappings(_ maps: String) -> [Range<UInt>] {
+        maps.split(separator: "\n").compactMap { line -> Range<UInt>? in
+            let fields = line.split(separator: " ", maxSplits: 5, omittingEmptySubsequences: true)
+            guard fields.count == 6, fields[1].hasSuffix("p"), fields[4] != "0",
+                fields[5].drop(while: { $0 == " " }).hasPrefix("/")
+            else { return nil }
+            let bounds = fields[0].split(separator: "-").compactMap { UInt(String($0), radix: 16) }
+            guard bounds.count == 2, bounds[0] < bounds[1] else { return nil }
+            return bounds[0]..<bounds[1]
+        }
     }
 }
