@@ -54,8 +54,9 @@ public struct LibDevmapper: DeviceMapperSource {
     }
 
     /// Every multipath map with its status and table: the list, then per device one
-    /// `DM_DEVICE_STATUS` (target type, identity, status) and one `DM_DEVICE_TABLE`, all in one
-    /// hop to the device-mapper actor (two ioctls a map; the full scan's device-mapper part).
+    /// `DM_DEVICE_STATUS` (target type, identity, status) and one `DM_DEVICE_TABLE`, in one hop
+    /// to the device-mapper actor (two ioctls a map; the full scan's device-mapper part). Between
+    /// maps it lets other callers in: an event's refresh must not wait for the whole scan.
     @DeviceMapperActor
     public func multipathMaps() async throws -> [DMMapReading] {
         try Self.prepare()
@@ -73,6 +74,8 @@ public struct LibDevmapper: DeviceMapperSource {
             }
             let device = DMDevice(name: name, uuid: task.uuid ?? "", majorMinor: "\(info.major):\(info.minor)", openCount: Int(info.open_count))
             readings.append(DMMapReading(device: device, status: status.params, table: table))
+            // let a path event's one-map read (waiting on this actor) go before the next map
+            await Task.yield()
         }
         return readings
     }

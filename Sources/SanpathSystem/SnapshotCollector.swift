@@ -61,9 +61,11 @@ public struct SnapshotCollector: Sendable {
         let nics = sysfs.nics()
         let sysfsTime = clock.now - start
         let (dmReadings, deviceMapperTime) = try await readings
+        // the paths' disks were just read: name them from that, not from sysfs again
+        let diskNames = Dictionary(scsiDevices.values.compactMap { disk in disk.majorMinor.map { ($0, disk.name) } }, uniquingKeysWith: { a, _ in a })
         var maps: [MultipathMap] = []
         for reading in dmReadings {
-            if let map = try await readMap(reading) { maps.append(withDevices(map)) }
+            if let map = try await readMap(reading) { maps.append(withDevices(map, known: diskNames)) }
         }
         let (view, multipathdTime) = await checker
         var snapshot = Snapshot(time: Date(), maps: maps, scsiDevices: scsiDevices, sessions: sessions, ifaces: ifaces, nics: nics)
@@ -169,14 +171,14 @@ public struct SnapshotCollector: Sendable {
         return nil
     }
 
-    /// The map with each path's disk name resolved.
-    private func withDevices(_ map: MultipathMap) -> MultipathMap {
+    /// The map with each path's disk name resolved (from `known`, by major:minor, else sysfs).
+    private func withDevices(_ map: MultipathMap, known: [String: String] = [:]) -> MultipathMap {
         var map = map
         map.groups = map.groups.map { group in
             var group = group
             group.paths = group.paths.map { path in
                 var path = path
-                path.device = path.device ?? sysfs.blockDevice(majorMinor: path.majorMinor)
+                path.device = path.device ?? known[path.majorMinor] ?? sysfs.blockDevice(majorMinor: path.majorMinor)
                 return path
             }
             return group

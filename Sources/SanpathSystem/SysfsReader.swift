@@ -110,7 +110,10 @@ public struct SysfsReader: Sendable {
 
     /// The kernel name of a block device (`sdb`, `dm-0`) from its `major:minor`.
     public func blockDevice(majorMinor: String) -> String? {
-        if let target = resolved("dev/block/\(majorMinor)"), let name = target.split(separator: "/").last {
+        // /sys/dev/block/8:16 -> ../../devices/…/block/sdb: one readlink, not realpath's walk
+        if let target = linkTarget("dev/block/\(majorMinor)") ?? resolved("dev/block/\(majorMinor)"),
+            let name = target.split(separator: "/").last
+        {
             return String(name)
         }
         // Without /sys/dev (a partial copy), look through /sys/block.
