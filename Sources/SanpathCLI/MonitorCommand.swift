@@ -137,7 +137,9 @@ struct MonitorCommand: AsyncParsableCommand {
                     let stats = await engine.stats
                     return health.isAlive(lastFullScan: stats.lastFullScan)
                 }, logger: logger),
-            ReadinessService(engine: engine, notifier: notifier, site: resolvedSite, logger: logger),
+            ReadinessService(
+                engine: engine, notifier: notifier, site: resolvedSite,
+                warmUp: { [listen = settings.listen] in await sinkSet.warmUp(url: "http://\(listen)/healthz") }, logger: logger),
             await ConfigReloadService.onSIGHUP(
                 store: store, notifier: notifier,
                 apply: { _, new in
@@ -206,10 +208,13 @@ struct ReadinessService: Service {
     let engine: MonitorEngine
     let notifier: SystemdNotifier
     let site: Site
+    /// Readies what the first alert needs (the webhooks' HTTP client) before start-up pages go.
+    let warmUp: @Sendable () async -> Void
     let logger: Logger
 
     func run() async throws {
         await engine.waitForFirstScan()
+        await warmUp()
         let maps = await engine.snapshot?.maps.count ?? 0
         let status = "watching \(maps) map(s) for the \(site.vendor.rawValue) \(site.role.rawValue) site"
         do {
