@@ -97,7 +97,9 @@ struct MonitorCommand: AsyncParsableCommand {
         let restored = try await AlertStateStore(database: database).restoredFiring(monotonicNow: MonitorEngine.monotonicNow())
 
         // collection and the engine
-        var collector = SnapshotCollector(deviceMapper: LibDevmapper(logger: logger), multipathd: MultipathdSocket(), logger: logger)
+        var collector = SnapshotCollector(
+            deviceMapper: LibDevmapper(logger: logger), sysfs: SysfsReader(diskIdentities: DiskIdentityCache()), multipathd: MultipathdSocket(),
+            logger: logger)
         collector.multipathdInCollection = false  // MultipathdService asks it on its own schedule
         let sanPort = settings.sanHosts.port
         let engine = MonitorEngine(

@@ -1,19 +1,24 @@
 import Foundation
+import Synchronization
 import SanpathHealth
 #if os(Linux)
 import Glibc
 #endif
 
 /// Reads SCSI disks, iSCSI sessions, NICs and dm slaves from a sysfs tree (`/sys`, or a captured
-/// copy under another root). No libraries, no caching. A file or folder that is missing or vanishes
-/// mid-read (a disk removed during the scan) is skipped, never an error.
+/// copy under another root). No libraries. A file or folder that is missing or vanishes mid-read
+/// (a disk removed during the scan) is skipped, never an error.
 public struct SysfsReader: Sendable {
     /// The sysfs root (`/sys`).
     public var root: String
+    /// What a disk cannot change while it exists, kept between reads (the daemon's scans);
+    /// nil: read everything every time.
+    public var diskIdentities: DiskIdentityCache?
 
     /// Creates a reader of the sysfs tree at `root`.
-    public init(root: String = "/sys") {
+    public init(root: String = "/sys", diskIdentities: DiskIdentityCache? = nil) {
         self.root = root.count > 1 && root.hasSuffix("/") ? String(root.dropLast()) : root
+        self.diskIdentities = diskIdentities
     }
 
     // MARK: SCSI disks
@@ -33,7 +38,12 @@ public struct SysfsReader: Sendable {
         guard let state = value(of: "\(device)/state") else { return nil }
         // The disk's device folder is …/hostH/sessionN/targetH:C:T/H:C:T:L for iSCSI disks; in /sys
         // the link block/NAME -> ../devices/…/H:C:T:L/block/NAME says it in one readlink.
-        var components = linkTarget("block/\(name)")?.split(separator: "/") ?? []
+        let link = linkTarget("block/\(name)")
+        if let link, var known = diskIdentities?.disk(link: link) {
+            known.state = state
+            return known
+        }
+        var components = link?.split(separator: "/") ?? []
         if components.count >= 2, components[components.count - 2] == "block" {
             components.removeLast(2)
         } else {
@@ -41,9 +51,11 @@ public struct SysfsReader: Sendable {
         }
         let hctl = components.last.map(String.init).flatMap { $0.split(separator: ":").count == 4 ? $0 : nil }
         let sessionID = components.lazy.compactMap { Self.number(after: "session", in: $0) }.last
-        return SCSIDevice(
+        let disk = SCSIDevice(
             name: name, hctl: hctl, majorMinor: value(of: "block/\(name)/dev"), state: state,
             vendor: value(of: "\(device)/vendor"), model: value(of: "\(device)/model"), sessionID: sessionID)
+        if let link, hctl != nil, disk.majorMinor != nil { diskIdentities?.remember(disk, link: link) }
+        return disk
     }
 
     /// Only the `state` of a disk (`running`, `blocked`, `transport-offline`, …): the event fast path.
@@ -212,5 +224,27 @@ public struct SysfsReader: Sendable {
     /// sda < sdb < … < sdz < sdaa, the kernel's naming order.
     static func kernelOrder(_ a: String, _ b: String) -> Bool {
         a.count != b.count ? a.count < b.count : a < b
+    }
+}
+
+/// A disk's identity (name, H:C:T:L, session, major:minor, vendor, model) by the sysfs link of
+/// its block device, `../devices/…/hostH/sessionN/targetH:C:T/H:C:T:L/block/sdX`: while that link
+/// is the same, the disk is the same SCSI device on the same session (a disk removed and added
+/// again at the same H:C:T:L under the same name is the same target's LUN: the same array), so
+/// only its state needs reading. The daemon's full scan reads 128 disks every 10 s at 64 LUNs.
+public final class DiskIdentityCache: Sendable {
+    private let disks = Mutex<[String: SCSIDevice]>([:])
+
+    /// An empty cache.
+    public init() {}
+
+    func disk(link: String) -> SCSIDevice? { disks.withLock { $0[link] } }
+
+    func remember(_ disk: SCSIDevice, link: String) {
+        disks.withLock { disks in
+            // a bound on what removed disks leave behind
+            if disks.count > 65_536 { disks.removeAll() }
+            disks[link] = disk
+        }
     }
 }

@@ -68,6 +68,35 @@ struct SysfsReaderTests {
         #expect(real.linkTarget("block/sdb") == String(link))
         #expect(real.scsiDevice(named: "sdb") == expected)
         #expect(expected.hctl != nil && expected.sessionID == 1)
+
+        // the daemon's reader keeps what a disk cannot change while its link is the same, and
+        // reads its state every time
+        let cached = SysfsReader(root: root.path, diskIdentities: DiskIdentityCache())
+        #expect(cached.scsiDevice(named: "sdb") == expected)
+        try "OTHER\n".write(to: scsi.appendingPathComponent("vendor"), atomically: false, encoding: .utf8)
+        try "blocked\n".write(to: scsi.appendingPathComponent("state"), atomically: false, encoding: .utf8)
+        var blocked = expected
+        blocked.state = "blocked"
+        #expect(cached.scsiDevice(named: "sdb") == blocked)
+        #expect(real.scsiDevice(named: "sdb")?.vendor == "OTHER")
+        // the disk gone: nothing, cached or not
+        try FileManager.default.removeItem(at: scsi.appendingPathComponent("state"))
+        #expect(cached.scsiDevice(named: "sdb") == nil)
+        // a disk of that name elsewhere (another session): read afresh
+        let moved = String(link).replacingOccurrences(of: "/session1/", with: "/session7/")
+        let movedDisk = root.appendingPathComponent("block").appendingPathComponent(moved)
+        let movedSCSI = movedDisk.deletingLastPathComponent().deletingLastPathComponent()
+        try FileManager.default.createDirectory(at: movedDisk, withIntermediateDirectories: true)
+        for (name, value) in [("state", "running"), ("vendor", "OTHER"), ("model", "M")] {
+            try "\(value)\n".write(to: movedSCSI.appendingPathComponent(name), atomically: false, encoding: .utf8)
+        }
+        try "8:16\n".write(to: movedDisk.appendingPathComponent("dev"), atomically: false, encoding: .utf8)
+        try FileManager.default.createSymbolicLink(
+            atPath: movedDisk.appendingPathComponent("device").path, withDestinationPath: "../../../\(movedSCSI.lastPathComponent)")
+        try FileManager.default.removeItem(atPath: root.appendingPathComponent("block/sdb").path)
+        try FileManager.default.createSymbolicLink(atPath: root.appendingPathComponent("block/sdb").path, withDestinationPath: moved)
+        let again = cached.scsiDevice(named: "sdb")
+        #expect(again?.sessionID == 7 && again?.vendor == "OTHER" && again?.model == "M")
     }
 
     @Test("an attribute is read whole and trimmed: sysfs's short read, a file longer than a page, an empty file")
