@@ -15,7 +15,7 @@ public enum StartupPages {
     /// Advises the process's file-backed private mappings; returns how many bytes were paged out.
     @discardableResult
     public static func release() -> Int {
-        guard let maps = try? String(contentsOfFile: "/proc/self/maps", encoding: .utf8) else { return 0 }
+        guard let maps = readProcFile("/proc/self/maps") else { return 0 }
         var advised = 0
         for range in fileMappings(maps) {
             guard let start = UnsafeMutableRawPointer(bitPattern: range.lowerBound) else { continue }
@@ -24,6 +24,21 @@ public enum StartupPages {
             if madvise(start, length, 21 /* MADV_PAGEOUT, Linux 5.4 */) == 0 { advised += length }
         }
         return advised
+    }
+
+    /// A /proc file, read to its end (its size says 0).
+    static func readProcFile(_ path: String) -> String? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 65_536)
+        while true {
+            let count = read(fd, &chunk, chunk.count)
+            if count < 0, errno == EINTR { continue }
+            if count <= 0 { return count == 0 ? String(decoding: bytes, as: UTF8.self) : nil }
+            bytes.append(contentsOf: chunk[..<count])
+        }
     }
 
     /// The address ranges of the private mappings of files in a `/proc/PID/maps` text:
