@@ -5,21 +5,7 @@ import Synchronization
 /// anything built on `DeviceMapperSource`. States can be swapped while a test runs.
 public actor FakeDeviceMapper: DeviceMapperSource {
     /// One map: identity plus its status and table parameters.
-    public struct Map: Sendable, Hashable {
-        /// Identity as `DM_DEVICE_INFO` would give it.
-        public var device: DMDevice
-        /// Status parameters (after `start length multipath`).
-        public var status: String
-        /// Table parameters (after `start length multipath`).
-        public var table: String
-
-        /// Creates a map.
-        public init(device: DMDevice, status: String, table: String) {
-            self.device = device
-            self.status = status
-            self.table = table
-        }
-    }
+    public typealias Map = DMMapReading
 
     /// The maps, in listing order.
     public private(set) var maps: [Map]
