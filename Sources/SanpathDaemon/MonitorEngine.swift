@@ -219,6 +219,13 @@ public actor MonitorEngine {
     /// Asks multipathd for its checker states (`show maps json`) and evaluates with them.
     public func refreshMultipathd() async {
         guard let view = await source.multipathdView() else { return }
+        if view.running != multipathd?.running {
+            if view.running == false {
+                logger.warning("multipathd does not answer on its socket; path checker states unknown until it does")
+            } else if multipathd != nil, view.running == true {
+                logger.info("multipathd answers again")
+            }
+        }
         multipathd = view
         guard snapshot != nil else { return }
         view.apply(to: &snapshot!)

@@ -54,7 +54,7 @@ public struct SnapshotCollector: Sendable {
         let clock = ContinuousClock()
         let start = clock.now
         async let checker = timed { multipathdInCollection ? await askMultipathd() : MultipathdView(maps: nil, running: nil) }
-        async let readings = timedThrowing { try await deviceMapper.multipathMaps() }
+        async let readings = timed { try await deviceMapper.multipathMaps() }
         let scsiDevices = sysfs.scsiDevices()
         let sessions = sysfs.sessions(devices: scsiDevices)
         let ifaces = ifaceFiles.ifaces()
@@ -210,17 +210,10 @@ public struct SnapshotCollector: Sendable {
         }
     }
 
-    private func timedThrowing<T: Sendable>(_ body: () async throws -> T) async throws -> (T, Duration) {
+    private func timed<T: Sendable>(_ body: () async throws -> T) async rethrows -> (T, Duration) {
         let clock = ContinuousClock()
         let start = clock.now
         let value = try await body()
-        return (value, clock.now - start)
-    }
-
-    private func timed<T: Sendable>(_ body: () async -> T) async -> (T, Duration) {
-        let clock = ContinuousClock()
-        let start = clock.now
-        let value = await body()
         return (value, clock.now - start)
     }
 
@@ -239,7 +232,10 @@ public struct SnapshotCollector: Sendable {
             logger.warning("multipathd answered, but not with the JSON sanpath reads", metadata: ["error": "\(error)"])
             return MultipathdView(maps: nil, running: true)
         } catch {
-            logger.info("multipathd did not answer; checker states unknown", metadata: ["error": "\(error)"])
+            // the daemon asks every resync: it says so once, when multipathd stops answering
+            logger.log(
+                level: multipathdInCollection ? .info : .debug, "multipathd did not answer; checker states unknown",
+                metadata: ["error": "\(error)"])
             return MultipathdView(maps: nil, running: false)
         }
     }
