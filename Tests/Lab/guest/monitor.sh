@@ -13,7 +13,7 @@
 #   monitor_config FILE [lab|defaults]  the daemon's settings: lab = short `for` of the SAN host
 #                               kinds and probes every 1-2 s; defaults = monitor.toml's timings;
 #                               both: no flap damping, state database in $MON_DIR, port $MON_PORT
-#   monitor_start CONFIG        `sanpath monitor` in the background: stdout (the alert JSON lines)
+#   monitor_start CONFIG        `sanpath monitor` in the background (at nice $MON_NICE when set): stdout (the alert JSON lines)
 #                               in $MON_EVENTS, stderr in $LAB_LOG/sanpath-monitor.log; waits for
 #                               /healthz; $MON_PID
 #   mon_mark / mon_events MARK [JQ] / mon_wait MARK JQ TIMEOUT / mon_count MARK JQ
@@ -87,7 +87,7 @@ monitor_config() {
 
 monitor_start() {
   : > "$MON_EVENTS"
-  sanpath monitor --config "$1" --webhook "http://127.0.0.1:$RX_PORT/alerts" > "$MON_EVENTS" 2>> "$LAB_LOG/sanpath-monitor.log" &
+  ${MON_NICE:+nice -n "$MON_NICE"} sanpath monitor --config "$1" --webhook "http://127.0.0.1:$RX_PORT/alerts" > "$MON_EVENTS" 2>> "$LAB_LOG/sanpath-monitor.log" &
   MON_PID=$!
   wait_for 60 'http_get healthz'
 }

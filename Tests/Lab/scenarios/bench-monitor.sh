@@ -50,9 +50,10 @@ receiver_start
 check "webhook receiver on 127.0.0.1:$RX_PORT" bash -c ": > /dev/tcp/127.0.0.1/$RX_PORT" || lab_finish
 monitor_config "$MON_DIR/monitor.toml" defaults
 cp "$MON_DIR/monitor.toml" "$OUT/monitor.toml"
+MON_NICE=-5  # as etc/systemd/sanpath-monitor.service runs it (Nice=-5)
 monitor_start "$MON_DIR/monitor.toml"
 check "sanpath monitor answers /healthz" http_get healthz || lab_finish
-out "daemon: /opt/sanpath/sanpath (ext4 on a loop device) monitor --config monitor.toml (in this folder) --webhook http://127.0.0.1:$RX_PORT/alerts; site /etc/sanpath/site.toml + sanhost $SAN_HOST_A:$SAN_PORT,$SAN_HOST_B:$SAN_PORT"
+out "daemon: nice -n -5 (the unit's Nice=) /opt/sanpath/sanpath (ext4 on a loop device) monitor --config monitor.toml (in this folder) --webhook http://127.0.0.1:$RX_PORT/alerts; site /etc/sanpath/site.toml + sanhost $SAN_HOST_A:$SAN_PORT,$SAN_HOST_B:$SAN_PORT"
 mpd=$(pgrep -x multipathd | head -1)
 sleep 12  # past the first resync and a round of probes
 
