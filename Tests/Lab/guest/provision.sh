@@ -80,8 +80,10 @@ provision_scenario() {
   say "maps: $(nmaps), $(since "$t0")s after login"
   if [ "$V_ALUA" = 1 ]; then
     # multipathd may create a map before it knows both paths' prio (seen: portal B first) and
-    # regroups it at a later check (failback immediate): give it a few checker intervals
-    wait_for 40 maps_groups_settled
+    # regroups it at a later check (failback immediate): give it several checker intervals
+    # (a CI run under load saw VNX's maps take more than 40 s)
+    # (each look runs dmsetup and multipathd per map: every 2 s, not in a tight loop beside it)
+    wait_for 150 'maps_groups_settled || { sleep 2; false; }'
     say "ALUA groups settled: $(since "$t0")s after login"
   fi
   multipath -ll > "$OUT/multipath-ll.txt" 2>&1
