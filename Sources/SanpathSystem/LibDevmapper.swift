@@ -39,16 +39,7 @@ public struct LibDevmapper: DeviceMapperSource {
         try Self.prepare()
         var devices: [DMDevice] = []
         for name in try Self.deviceNames() {
-            // A device removed since the list is not an error: it is simply not there any more.
-            guard let task = try? DMTask(DM_DEVICE_STATUS, "DM_DEVICE_STATUS", name: name), (try? task.run()) != nil,
-                let info = task.info(), info.exists != 0
-            else {
-                DeviceMapperLog.logger.debug("device vanished during the scan", metadata: ["map": "\(name)"])
-                continue
-            }
-            guard task.targets().first?.type == "multipath" else { continue }
-            devices.append(
-                DMDevice(name: name, uuid: task.uuid ?? "", majorMinor: "\(info.major):\(info.minor)", openCount: Int(info.open_count)))
+            if let (device, _) = Self.multipathStatus(of: name) { devices.append(device) }
         }
         return devices
     }
@@ -62,22 +53,34 @@ public struct LibDevmapper: DeviceMapperSource {
         try Self.prepare()
         var readings: [DMMapReading] = []
         for name in try Self.deviceNames() {
-            guard let task = try? DMTask(DM_DEVICE_STATUS, "DM_DEVICE_STATUS", name: name), (try? task.run()) != nil,
-                let info = task.info(), info.exists != 0
-            else { continue }
-            guard let status = task.targets().first, status.type == "multipath" else { continue }
+            guard let (device, status) = Self.multipathStatus(of: name) else { continue }
             let table: String
             do {
                 table = try Self.multipathParams(DM_DEVICE_TABLE, "DM_DEVICE_TABLE", of: name)
             } catch let error as SanpathError where error.code == .mapNotFound {
                 continue
             }
-            let device = DMDevice(name: name, uuid: task.uuid ?? "", majorMinor: "\(info.major):\(info.minor)", openCount: Int(info.open_count))
-            readings.append(DMMapReading(device: device, status: status.params, table: table))
+            readings.append(DMMapReading(device: device, status: status, table: table))
             // let a path event's one-map read (waiting on this actor) go before the next map
             await Task.yield()
         }
         return readings
+    }
+
+    /// One `DM_DEVICE_STATUS`: the device's identity (through `dm_task_get_info`, what
+    /// `DM_DEVICE_INFO` would give) and its status parameters; nil when it is not a multipath map
+    /// or was removed since the list (not an error: it is simply not there any more).
+    @DeviceMapperActor
+    private static func multipathStatus(of name: String) -> (DMDevice, String)? {
+        guard let task = try? DMTask(DM_DEVICE_STATUS, "DM_DEVICE_STATUS", name: name), (try? task.run()) != nil,
+            let info = task.info(), info.exists != 0
+        else {
+            DeviceMapperLog.logger.debug("device vanished during the scan", metadata: ["map": "\(name)"])
+            return nil
+        }
+        guard let target = task.targets().first, target.type == "multipath" else { return nil }
+        let device = DMDevice(name: name, uuid: task.uuid ?? "", majorMinor: "\(info.major):\(info.minor)", openCount: Int(info.open_count))
+        return (device, target.params)
     }
 
     @DeviceMapperActor
