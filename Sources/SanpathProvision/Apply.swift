@@ -58,6 +58,23 @@ public struct ApplyOutcome: Sendable {
     public var updatedNodeRecords: [StaleNodeRecord]
 }
 
+extension FilePlan {
+    /// Whether the file after apply holds a CHAP secret: a `*.auth.password*` setting with a value
+    /// (open-iscsi grammar only; a line open-iscsi skips still shows the secret to whoever reads it).
+    public var holdsSecret: Bool {
+        guard grammar == .openISCSI else { return false }
+        return ISCSIConf(lines: after, source: realPath).settings.contains { Secrets.isSecretKey($0.key) && !$0.value.isEmpty }
+    }
+
+    /// Owner and mode apply writes: the existing file's, kept, except that a file holding a secret
+    /// is narrowed to at most 0600 (0644 becomes 0600, 0400 stays); a new file gets `newFileMode`, root's.
+    public var writeInfo: FileInfo {
+        guard var info = existingInfo else { return FileInfo(mode: newFileMode, uid: 0, gid: 0) }
+        if holdsSecret { info.mode &= 0o600 }
+        return info
+    }
+}
+
 /// Writes a plan safely, and undoes the last apply.
 public struct Applier: Sendable {
     /// Where sanpath keeps its state, as a host path.
@@ -114,7 +131,7 @@ public struct Applier: Sendable {
         var writes: [(path: String, bytes: [UInt8], info: FileInfo)] = []
         for file in changed {
             let bytes = Array(file.after.joined.utf8)
-            let info = file.existingInfo ?? FileInfo(mode: file.newFileMode, uid: 0, gid: 0)
+            let info = file.writeInfo
             var entry = ApplyRecord.File(
                 path: file.path, existed: file.before != nil, backup: nil, info: file.existingInfo,
                 writtenHash: ContentHash.fnv1a64(bytes))

@@ -216,15 +216,24 @@ public struct Planner: Sendable {
                             "this host's device-mapper rules are \(udevOrder.dmRulesFileName): \(other) sorts elsewhere and does not own the maps; \(file.path) replaces it (remove the old one)"))
                 }
             }
-            let newMode: UInt32 =
-                switch file.kind {
-                case .iface: 0o600
-                default: 0o644
+            var planned = FilePlan(
+                path: file.path, realPath: real, kind: file.kind, grammar: grammar, before: before, after: merged.lines,
+                changes: merged.changes, diagnostics: merged.diagnostics, existingInfo: info, newFileMode: 0o644)
+            // iface files are 0600 as iscsiadm makes them; a file with a CHAP secret is 0600 as `render` writes it
+            if case .iface = file.kind { planned.newFileMode = 0o600 }
+            if planned.holdsSecret {
+                planned.newFileMode = 0o600
+                if let info, planned.writeInfo.mode != info.mode {
+                    let mode = "0" + String(info.mode, radix: 8)
+                    planned.diagnostics.append(
+                        Diagnostic(
+                            .warning, at: SourceLocation(source: real),
+                            planned.isChanged
+                                ? "\(real) is mode \(mode) and will hold a CHAP secret: apply narrows it to 0\(String(planned.writeInfo.mode, radix: 8)) (owner kept)"
+                                : "\(real) holds a CHAP secret and is mode \(mode): others can read it; run chmod go-rwx \(real)"))
                 }
-            files.append(
-                FilePlan(
-                    path: file.path, realPath: real, kind: file.kind, grammar: grammar, before: before, after: merged.lines,
-                    changes: merged.changes, diagnostics: merged.diagnostics, existingInfo: info, newFileMode: newMode))
+            }
+            files.append(planned)
         }
         guard errors.isEmpty else { throw SanpathError.invalidConfig(errors) }
 
