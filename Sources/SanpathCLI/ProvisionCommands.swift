@@ -113,13 +113,16 @@ struct ApplyCommand: AsyncParsableCommand {
             Plans again, then writes each changed file through a temp file in the same folder (fsync,
             rename, fsync of the folder) after copying the old one to /var/lib/sanpath/backups/<id>/;
             if a write fails, the files already written are put back. Then, on a live host,
-            `multipathd reconfigure` when multipathd runs and `udevadm control --reload` for the rule.
+            `multipathd reconfigure` when multipathd runs, and for the rule `udevadm control --reload`,
+            `udevadm trigger --action=change` of the multipath maps and `udevadm settle`.
 
             apply never restarts iscsid and never logs out a session. open-iscsi copies iscsid.conf into
             node records only when it creates them: apply lists the records that keep old values, and
             --update-node-records brings them in line with `iscsiadm -m node -o update`.
 
-            Exit codes: 0 applied or nothing to do, 1 error (nothing written).
+            Exit codes: 0 applied or nothing to do, 1 error: nothing written, or written but a reload
+            failed (the new settings are on disk, not live: the message says how to retry, and
+            `sanpath rollback` undoes the apply).
             """))
 
     @OptionGroup var site: SiteOptions
@@ -156,6 +159,7 @@ struct ApplyCommand: AsyncParsableCommand {
         } else if !plan.staleNodeRecords.isEmpty {
             output.out("\(plan.staleNodeRecords.count) node record(s) keep old values: run apply --update-node-records.")
         }
+        try reloadFailed(outcome.failures, output: output)
     }
 }
 
@@ -167,6 +171,9 @@ struct RollbackCommand: AsyncParsableCommand {
         discussion: HelpText.prose("""
             Each rollback undoes one apply, newest first. It refuses when a file was edited after that
             apply (those edits would be lost) unless --force.
+
+            Exit codes: 0 rolled back, 1 error, or rolled back but a reload failed (the old files are
+            on disk, not live: the message says how to retry).
             """))
 
     @Option(help: ArgumentHelp("Treat DIR as the host's root; implies --no-reload.", valueName: "dir"))
@@ -186,11 +193,19 @@ struct RollbackCommand: AsyncParsableCommand {
         let applier = Applier(
             fileSystem: LocalFileSystem(root: root), runner: SubprocessRunner(), liveHost: root == nil && !noReload,
             logger: CommandContext.logger(verbose: verbose))
-        let (record, actions) = try await applier.rollback(force: force)
-        output.out("Rolled back apply \(record.id) (\(record.profile)):")
-        for file in record.files {
+        let outcome = try await applier.rollback(force: force)
+        output.out("Rolled back apply \(outcome.record.id) (\(outcome.record.profile)):")
+        for file in outcome.record.files {
             output.out("  \(LocalFileSystem(root: root).resolve(file.path)): \(file.existed ? "restored" : "removed (apply created it)")")
         }
-        for action in actions { output.out("  \(action)") }
+        for action in outcome.actions { output.out("  \(action)") }
+        try reloadFailed(outcome.failures, output: output)
     }
+}
+
+/// The files are written but a reload failed: each failure on stderr, and exit 1.
+func reloadFailed(_ failures: [String], output: Output) throws {
+    guard !failures.isEmpty else { return }
+    for failure in failures { output.err("error: \(failure)") }
+    throw ExitCode(1)
 }

@@ -56,6 +56,40 @@ public struct ApplyOutcome: Sendable {
     public var actions: [String]
     /// Node records updated with `--update-node-records`.
     public var updatedNodeRecords: [StaleNodeRecord]
+    /// Reloads that failed, one line each: the files are written (the new wanted state, which
+    /// `sanpath rollback` undoes) but not live. The command exits 1 when there is any.
+    public var failures: [String] = []
+
+    /// Creates an outcome.
+    public init(record: ApplyRecord?, actions: [String], updatedNodeRecords: [StaleNodeRecord], failures: [String] = []) {
+        self.record = record
+        self.actions = actions
+        self.updatedNodeRecords = updatedNodeRecords
+        self.failures = failures
+    }
+}
+
+/// The outcome of a rollback, for the caller to report.
+public struct RollbackOutcome: Sendable {
+    /// The record rolled back.
+    public var record: ApplyRecord
+    /// What was reloaded or why not, one line each.
+    public var actions: [String]
+    /// Reloads that failed, one line each: the old files are back on disk but not live.
+    public var failures: [String]
+}
+
+/// What the reloads after a write did: every step in `actions`, the failed ones also in `failures`.
+struct ReloadReport: Sendable {
+    var actions: [String] = []
+    var failures: [String] = []
+
+    mutating func done(_ action: String) { actions.append(action) }
+
+    mutating func failed(_ failure: String) {
+        actions.append(failure)
+        failures.append(failure)
+    }
 }
 
 extension FilePlan {
@@ -204,13 +238,15 @@ public struct Applier: Sendable {
         record.status = .complete
         try writeRecord(record)
         outcome.record = record
-        outcome.actions = await reload(changedKinds: Set(changed.map(\.kind)))
+        let reloads = await reload(changedKinds: Set(changed.map(\.kind)))
+        outcome.actions = reloads.actions
+        outcome.failures = reloads.failures
         return outcome
     }
 
     /// Restores the files of the last apply that was not rolled back. Refuses when a file was
     /// edited after that apply, unless `force`.
-    public func rollback(force: Bool) async throws(SanpathError) -> (ApplyRecord, [String]) {
+    public func rollback(force: Bool) async throws(SanpathError) -> RollbackOutcome {
         let lock = try fileSystem.lock("\(Applier.stateDirectory)/lock")
         defer { lock.release() }
         guard var record = try records().last(where: { $0.status != .rolledBack }) else {
@@ -232,14 +268,14 @@ public struct Applier: Sendable {
         record.status = .rolledBack
         try writeRecord(record)
         let kinds: Set<ManagedFileKindForReload> = Set(record.files.compactMap { ManagedFileKindForReload(path: $0.path) })
-        var actions: [String] = []
+        var reloads = ReloadReport()
         if liveHost {
-            if kinds.contains(.multipath) { actions.append(await reloadMultipathd()) }
-            if kinds.contains(.udev) { actions.append(await reloadUdev()) }
+            if kinds.contains(.multipath) { await reloadMultipathd(into: &reloads, afterRollback: true) }
+            if kinds.contains(.udev) { await reloadUdev(into: &reloads) }
         } else {
-            actions.append("no reload (--root or --no-reload)")
+            reloads.done("no reload (--root or --no-reload)")
         }
-        return (record, actions)
+        return RollbackOutcome(record: record, actions: reloads.actions, failures: reloads.failures)
     }
 
     func restore(_ file: ApplyRecord.File, path: String) throws(SanpathError) {
@@ -298,39 +334,92 @@ public struct Applier: Sendable {
         }
     }
 
-    func reload(changedKinds: Set<ManagedFile>) async -> [String] {
-        guard liveHost else { return ["no reload (--root or --no-reload)"] }
-        var actions: [String] = []
-        if changedKinds.contains(.multipathConf) { actions.append(await reloadMultipathd()) }
-        if changedKinds.contains(.udevRule) { actions.append(await reloadUdev()) }
-        if changedKinds.contains(.iscsidConf) {
-            actions.append("iscsid was not restarted and no session was logged out: new sessions use the new iscsid.conf")
+    func reload(changedKinds: Set<ManagedFile>) async -> ReloadReport {
+        var reloads = ReloadReport()
+        guard liveHost else {
+            reloads.done("no reload (--root or --no-reload)")
+            return reloads
         }
-        return actions
+        if changedKinds.contains(.multipathConf) { await reloadMultipathd(into: &reloads, afterRollback: false) }
+        if changedKinds.contains(.udevRule) { await reloadUdev(into: &reloads) }
+        if changedKinds.contains(.iscsidConf) {
+            reloads.done("iscsid was not restarted and no session was logged out: new sessions use the new iscsid.conf")
+        }
+        return reloads
     }
 
-    func reloadMultipathd() async -> String {
+    /// `multipathd reconfigure` when multipathd runs. multipathd's client exits 0 and prints `fail`
+    /// for a command the daemon rejected, so the reply counts as much as the exit status.
+    func reloadMultipathd(into reloads: inout ReloadReport, afterRollback: Bool) async {
         guard let status = try? await runner.run(["multipathd", "show", "daemon"], timeoutSeconds: 10), status.succeeded,
             status.stdout.contains("running") || status.stdout.contains("idle")
         else {
-            return "multipathd is not running: nothing to reload (it reads the new file when it starts)"
+            reloads.done("multipathd is not running: nothing to reload (it reads the new file when it starts)")
+            return
         }
+        let what =
+            afterRollback
+            ? "the restored multipath settings are on disk but NOT live; retry with `multipathd reconfigure`"
+            : "the new multipath settings are on disk but NOT live; retry with `multipathd reconfigure`, or undo with `sanpath rollback`"
         do {
             let result = try await runner.run(["multipathd", "reconfigure"], timeoutSeconds: 60)
-            return result.succeeded
-                ? "multipathd reconfigure: \(result.stdout.trimmingWhitespace().isEmpty ? "ok" : result.stdout.trimmingWhitespace())"
-                : "multipathd reconfigure failed (exit \(result.status)): \(result.stderr.trimmingWhitespace())"
+            let stdout = result.stdout.trimmingWhitespace()
+            let stderr = result.stderr.trimmingWhitespace()
+            if result.succeeded, stdout != "fail" {
+                reloads.done("multipathd reconfigure: \(stdout.isEmpty ? "ok" : stdout)")
+                return
+            }
+            let said = [stdout, stderr].filter { !$0.isEmpty }.joined(separator: " / ")
+            reloads.failed(
+                "multipathd reconfigure failed (exit \(result.status)\(said.isEmpty ? "" : ", multipathd said: \(said)")): \(what)")
         } catch {
-            return "multipathd reconfigure failed: \(error.message)"
+            reloads.failed("multipathd reconfigure could not run (\(error.message)): \(what)")
         }
     }
 
-    func reloadUdev() async -> String {
-        do {
-            let result = try await runner.run(["udevadm", "control", "--reload"], timeoutSeconds: 30)
-            return result.succeeded ? "udev rules reloaded" : "udevadm control --reload failed: \(result.stderr.trimmingWhitespace())"
-        } catch {
-            return "udev rules not reloaded: \(error.message)"
+    /// The command that replays udev's rules for the dm-multipath maps only (device-mapper UUID
+    /// `mpath-<wwid>`; kpartx partitions are `partN-mpath-…`, other dm targets differ): a changed
+    /// owner or mode reaches the maps that exist, not only maps made later. udevadm matches the
+    /// value as a glob; on a host without maps it matches nothing. `--verbose` lists what it triggered.
+    static let udevTrigger = [
+        "udevadm", "trigger", "--verbose", "--action=change", "--subsystem-match=block", "--property-match=DM_UUID=mpath-*",
+    ]
+    /// Waits for the triggered events (udevadm's own default is 120 s; a map's rules take milliseconds).
+    static let udevSettle = ["udevadm", "settle", "--timeout=30"]
+
+    /// Reloads udev's rules, then replays them for the multipath maps and waits for udev; stops at
+    /// the first step that fails and says what is left to run.
+    func reloadUdev(into reloads: inout ReloadReport) async {
+        let steps: [(argv: [String], timeout: Double)] = [
+            (["udevadm", "control", "--reload"], 30), (Applier.udevTrigger, 30), (Applier.udevSettle, 40),
+        ]
+        // as a person would type it: the glob quoted for the shell
+        func typed(_ argv: [String]) -> String { argv.map { $0.contains("*") ? "'\($0)'" : $0 }.joined(separator: " ") }
+        for (index, step) in steps.enumerated() {
+            let left = "maps that exist keep the owner and mode they had; retry with `"
+                + steps[index...].map { typed($0.argv) }.joined(separator: " && ") + "`"
+            let result: CommandResult
+            do {
+                result = try await runner.run(step.argv, timeoutSeconds: step.timeout)
+            } catch {
+                reloads.failed("\(typed(step.argv)) could not run (\(error.message)): \(left)")
+                return
+            }
+            guard result.succeeded else {
+                let said = result.stderr.trimmingWhitespace()
+                reloads.failed("\(typed(step.argv)) failed (exit \(result.status)\(said.isEmpty ? "" : ": \(said)")): \(left)")
+                return
+            }
+            switch step.argv {
+            case Applier.udevTrigger:
+                let maps = result.stdout.split(whereSeparator: \.isNewline).compactMap { $0.split(separator: "/").last.map(String.init) }
+                reloads.done(
+                    maps.isEmpty
+                        ? "udev rules replayed: no multipath map on this host (DM_UUID=mpath-*)"
+                        : "udev rules replayed for \(maps.count) multipath map\(maps.count == 1 ? "" : "s") (change event): \(maps.joined(separator: ", "))")
+            case Applier.udevSettle: reloads.done("udev events settled")
+            default: reloads.done("udev rules reloaded")
+            }
         }
     }
 }

@@ -90,6 +90,100 @@ let stockISCSIDConf: String = {
     return try! String(contentsOf: corpus, encoding: .utf8)
 }()
 
+@Suite struct ApplyReloadTests {
+    static let reconfigure = ["multipathd", "reconfigure"]
+
+    /// multipathd's client exits 1 when it cannot reach the daemon, and exits 0 printing `fail` when
+    /// the daemon rejects the command: both leave the new settings on disk and not live.
+    @Test(arguments: [
+        CommandResult(status: 1, stdout: "", stderr: "timeout receiving packet"),
+        CommandResult(status: 0, stdout: "fail\n", stderr: ""),
+    ])
+    func aFailedReconfigureIsAFailedApply(_ reply: CommandResult) async throws {
+        let host = try TempHost()
+        let runner = FakeCommandRunner([Self.reconfigure: reply])
+        let plan = try host.plan(site())
+        let outcome = try await host.applier(runner).apply(plan, updateNodeRecords: false)
+        #expect(outcome.failures.count == 1)
+        let failure = try #require(outcome.failures.first)
+        #expect(failure.contains("multipathd reconfigure failed (exit \(reply.status)"))
+        #expect(failure.contains("NOT live"))
+        #expect(failure.contains("`multipathd reconfigure`") && failure.contains("`sanpath rollback`"))
+        #expect(failure.contains(reply.status == 0 ? "multipathd said: fail" : "timeout receiving packet"))
+        // the files stay written: they are the wanted state, and the record lets rollback undo them
+        #expect(try host.fileSystem.read("/etc/multipath.conf") == Array(plan.files[0].after.joined.utf8))
+        #expect(outcome.record?.status == .complete)
+    }
+
+    @Test func aReconfigureThatSaysOKIsNoFailure() async throws {
+        let host = try TempHost()
+        let runner = FakeCommandRunner([Self.reconfigure: CommandResult(status: 0, stdout: "ok\n", stderr: "")])
+        let outcome = try await host.applier(runner).apply(try host.plan(site()), updateNodeRecords: false)
+        #expect(outcome.failures.isEmpty)
+        #expect(outcome.actions.contains("multipathd reconfigure: ok"))
+    }
+
+    @Test func aStoppedMultipathdIsNoFailure() async throws {
+        let host = try TempHost()
+        let runner = FakeCommandRunner([["multipathd", "show", "daemon"]: CommandResult(status: 1, stdout: "", stderr: "can't connect")])
+        let outcome = try await host.applier(runner).apply(try host.plan(site()), updateNodeRecords: false)
+        #expect(outcome.failures.isEmpty)
+        #expect(!runner.argvs.contains(Self.reconfigure))
+    }
+
+    /// A new udev rule: reload the rules, replay them for the multipath maps (only those), wait.
+    @Test func aUdevRuleChangeReloadsTriggersAndSettlesInOrder() async throws {
+        let host = try TempHost()
+        let trigger = ["udevadm", "trigger", "--verbose", "--action=change", "--subsystem-match=block", "--property-match=DM_UUID=mpath-*"]
+        let runner = FakeCommandRunner([
+            trigger: CommandResult(status: 0, stdout: "/sys/devices/virtual/block/dm-0\n/sys/devices/virtual/block/dm-2\n", stderr: "")
+        ])
+        let outcome = try await host.applier(runner).apply(try host.plan(site()), updateNodeRecords: false)
+        #expect(runner.argvs.filter { $0.first == "udevadm" } == [["udevadm", "control", "--reload"], trigger, ["udevadm", "settle", "--timeout=30"]])
+        #expect(outcome.actions.contains("udev rules replayed for 2 multipath maps (change event): dm-0, dm-2"))
+        #expect(outcome.failures.isEmpty)
+    }
+
+    @Test func aHostWithoutMapsTriggersNothingAndThatIsFine() async throws {
+        let host = try TempHost()
+        let outcome = try await host.applier(FakeCommandRunner()).apply(try host.plan(site()), updateNodeRecords: false)
+        #expect(outcome.actions.contains("udev rules replayed: no multipath map on this host (DM_UUID=mpath-*)"))
+        #expect(outcome.failures.isEmpty)
+    }
+
+    /// A failed trigger is a failure like a failed reconfigure; settle is not run after it.
+    @Test func aFailedTriggerIsAFailedApply() async throws {
+        let host = try TempHost()
+        let trigger = ["udevadm", "trigger", "--verbose", "--action=change", "--subsystem-match=block", "--property-match=DM_UUID=mpath-*"]
+        let runner = FakeCommandRunner([trigger: CommandResult(status: 1, stdout: "", stderr: "Failed to scan devices")])
+        let outcome = try await host.applier(runner).apply(try host.plan(site()), updateNodeRecords: false)
+        #expect(outcome.failures.count == 1)
+        #expect(outcome.failures.first?.contains("Failed to scan devices") == true)
+        #expect(outcome.failures.first?.contains("retry with `udevadm trigger --verbose --action=change --subsystem-match=block '--property-match=DM_UUID=mpath-*' && udevadm settle --timeout=30`") == true)
+        #expect(!runner.argvs.contains(["udevadm", "settle", "--timeout=30"]))
+    }
+
+    @Test func noReloadUnderARoot() async throws {
+        let host = try TempHost()
+        let runner = FakeCommandRunner()
+        let outcome = try await host.applier(runner, liveHost: false).apply(try host.plan(site()), updateNodeRecords: false)
+        #expect(runner.argvs.isEmpty)
+        #expect(outcome.actions == ["no reload (--root or --no-reload)"])
+        #expect(outcome.failures.isEmpty)
+    }
+
+    /// Rollback's reload fails the same way.
+    @Test func aFailedReconfigureAfterRollbackIsAFailedRollback() async throws {
+        let host = try TempHost()
+        _ = try await host.applier(FakeCommandRunner()).apply(try host.plan(site()), updateNodeRecords: false)
+        let runner = FakeCommandRunner([Self.reconfigure: CommandResult(status: 0, stdout: "fail\n", stderr: "")])
+        let outcome = try await host.applier(runner).rollback(force: false)
+        #expect(outcome.record.status == .rolledBack)
+        #expect(outcome.failures.count == 1)
+        #expect(outcome.failures.first?.contains("restored multipath settings are on disk but NOT live") == true)
+    }
+}
+
 @Suite struct SecretFileModeTests {
     /// A new iscsid.conf is 0600 when it holds a CHAP secret, as `render` writes it; 0644 otherwise.
     @Test(arguments: [(chap as CHAPCredentials?, 0o600), (nil, 0o644)])
