@@ -124,6 +124,29 @@ public enum MultipathLint {
                 out.append(finding)
                 continue
             }
+            if key == "rr_min_io_rq", let count = Int(setting.value), count > 1 {
+                out.append(
+                    commentOut(
+                        conf, setting, section: label,
+                        reason: "rr_min_io_rq \(count) does nothing: the kernel's path selectors reset a repeat count above 1 to 1 and warn \"repeat_count > 1 is deprecated, using 1 instead\" (dm-round-robin.c, dm-service-time.c, dm-queue-length.c)"))
+                continue
+            }
+            if key == "rr_min_io", let count = Int(setting.value), count > 1 {
+                out.append(
+                    commentOut(
+                        conf, setting, section: label,
+                        reason: "rr_min_io \(count) does nothing: it applies only to bio-based maps (request-based is the kernel's default), and the kernel's path selectors reset a repeat count above 1 to 1 anyway"))
+                continue
+            }
+            if key == "devnode", scope == "blacklist", let name = kernelDiskNameMatched(by: setting.value) {
+                out.append(
+                    MultipathFinding(
+                        diagnostic: Diagnostic(
+                            .warning, at: conf.location(line: setting.line, column: setting.valueColumn),
+                            "blacklist devnode \"\(setting.value)\" names SCSI disks by kernel name (it matches \(name)), and kernel names are not stable: an iSCSI path that comes up as \(name) drops out of its map without a word. Blacklist the local disk by its WWID instead (wwid \"<WWID>\"; /lib/udev/scsi_id -g -u -d /dev/\(name) prints it) or by protocol (protocol \"scsi:ata\" for a SATA disk)",
+                            text: "devnode \"\(setting.value)\""),
+                        edits: [], changes: []))
+            }
             if (key == "path_checker" || key == "checker"), setting.value == "readsector0" {
                 out.append(
                     replaceValue(
@@ -170,6 +193,15 @@ public enum MultipathLint {
                     edits: [], changes: []))
         }
         return out
+    }
+
+    /// The first SCSI disk kernel name (`sda`, `sdb`, … `sdaz`) a blacklist devnode pattern
+    /// matches, or nil. An inverted pattern (`!…`) blacklists everything else and is skipped.
+    static func kernelDiskNameMatched(by pattern: String) -> String? {
+        guard !pattern.hasPrefix("!"), regexProblem(pattern) == nil else { return nil }
+        let letters = "abcdefghijklmnopqrstuvwxyz".map(String.init)
+        let names = letters.map { "sd\($0)" } + letters.map { "sda\($0)" }
+        return names.first { regexMatches(pattern, $0) }
     }
 
     /// The regcomp error for a POSIX extended regular expression, or nil when it compiles.
