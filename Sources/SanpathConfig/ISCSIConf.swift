@@ -200,3 +200,14 @@ public enum ISCSIFormat {
         value.isEmpty ? "\(key) =" : "\(key) = \(value)"
     }
 }
+
+extension ISCSIConf {
+    /// The comment that says why a setting is there: the comment block right above it or
+    /// above its group of settings, as one line; nil when there is none before a blank line.
+    public func explanation(of setting: ISCSISetting) -> String? {
+        // iscsiadm's record markers say nothing about a setting
+        lines.commentBlock(above: setting.line, stopAtBlank: true).map {
+            $0.replacing(/^BEGIN RECORD( [0-9][^ ]*)? ?/, with: "")
+        }
+    }
+}

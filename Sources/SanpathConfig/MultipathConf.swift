@@ -62,6 +62,13 @@ public struct MultipathConf: Sendable {
     public func location(line index: Int, column: Int = 1) -> SourceLocation {
         SourceLocation(source: source, line: index + 1, column: column)
     }
+
+    /// The comment that says why a setting is there: the comment lines right above it or, when
+    /// it has none, the nearest comment block above it in its section (one comment for a group
+    /// of keys), as one line. Nil when nothing in the section above it is a comment.
+    public func explanation(of setting: MultipathSetting, in section: MultipathSection) -> String? {
+        lines.commentBlock(above: setting.line, floor: section.headerLine, markers: ["#", "!"])
+    }
 }
 
 /// A section or a setting.

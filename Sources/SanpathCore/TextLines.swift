@@ -104,3 +104,25 @@ public struct TextLines: Sendable, Hashable {
     /// Whether the file ends without a terminator on its last line.
     public var lacksFinalNewline: Bool { lines.last?.ending == LineEnding.none }
 }
+
+extension TextLines {
+    /// The comment that explains line `index` of a config file: the nearest block of comment
+    /// lines (first non-blank character in `markers`) above it, skipping the setting lines of
+    /// its group, joined into one line. The walk stops at line `floor` (exclusive, e.g. a
+    /// section header) and, when `stopAtBlank`, at a blank line before any comment.
+    public func commentBlock(above index: Int, floor: Int = -1, markers: Set<Character> = ["#"], stopAtBlank: Bool = false) -> String? {
+        var current = index - 1
+        var block: [String] = []
+        while current > floor {
+            let text = lines[current].text.trimmingWhitespace()
+            if let first = text.first, markers.contains(first) {
+                block.append(String(text.drop { markers.contains($0) }).trimmingWhitespace())
+            } else if !block.isEmpty || (stopAtBlank && text.isEmpty) {
+                break
+            }
+            current -= 1
+        }
+        let said = block.reversed().filter { !$0.isEmpty }
+        return said.isEmpty ? nil : said.joined(separator: " ")
+    }
+}

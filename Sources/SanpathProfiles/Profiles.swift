@@ -16,6 +16,25 @@ public struct ProfileMetadata: Sendable, Hashable {
     public var iqnPrefix: String
     /// TCP port of the SAN management hosts, for reachability probes.
     public var managementPort: Int
+    /// `no_path_retry` per role, with the reason written above it in multipath.conf.
+    public var noPathRetry: [Role: ProfileValue]
+    /// Keys an older device section for this array may carry that the profile takes out, with
+    /// the reason (in file order).
+    public var deviceUnset: [ProfileValue]
+}
+
+/// A value a profile sets or takes out, and why.
+public struct ProfileValue: Sendable, Hashable {
+    /// The key (for `deviceUnset`) or the value (for `noPathRetry`).
+    public var text: String
+    /// One sentence with its source, shown in multipath.conf and in `plan`.
+    public var reason: String
+
+    /// Creates a value.
+    public init(_ text: String, reason: String) {
+        self.text = text
+        self.reason = reason
+    }
 }
 
 /// Which managed file a rendered document is.
@@ -28,6 +47,9 @@ public enum ManagedFile: Sendable, Hashable, CustomStringConvertible {
     case iface(String)
     /// `/etc/udev/rules.d/NN-dm-permissions.rules` (after the distribution's dm rules)
     case udevRule
+    /// `/etc/sysctl.d/60-sanpath-iscsi-arp.conf`: ARP settings of the iSCSI NICs (EqualLogic,
+    /// several NICs on one subnet)
+    case sysctl
 
     public var description: String {
         switch self {
@@ -35,6 +57,7 @@ public enum ManagedFile: Sendable, Hashable, CustomStringConvertible {
         case .iscsidConf: "iscsid.conf"
         case .iface(let name): "iface \(name)"
         case .udevRule: "udev rule"
+        case .sysctl: "sysctl file"
         }
     }
 }
@@ -126,9 +149,39 @@ public struct ProfileLibrary: Sendable {
         guard case .integer(let port, _)? = table["management_port"], (1...65535).contains(port) else {
             throw SanpathError(.invalidProfile, "\(source): 'management_port' must be a port number")
         }
+        guard case .table(let retry)? = table["no_path_retry"] else {
+            throw SanpathError(.invalidProfile, "\(source): a [no_path_retry] table with nc, nc_reason, sc and sc_reason is missing")
+        }
+        var noPathRetry: [Role: ProfileValue] = [:]
+        for role in Role.allCases {
+            let value: String
+            switch retry[role.rawValue] {
+            case .integer(let count, _)? where count > 0: value = String(count)
+            case .string(let word, _)? where word == "queue" || word == "fail": value = word
+            default:
+                throw SanpathError(
+                    .invalidProfile, "\(source): [no_path_retry] \(role.rawValue) must be a count of checks, \"queue\" or \"fail\"",
+                    at: retry[role.rawValue]?.location ?? retry.location)
+            }
+            guard case .string(let reason, _)? = retry["\(role.rawValue)_reason"], !reason.isEmpty else {
+                throw SanpathError(.invalidProfile, "\(source): [no_path_retry] \(role.rawValue)_reason must say why", at: retry.location)
+            }
+            noPathRetry[role] = ProfileValue(value, reason: reason)
+        }
+        var unset: [ProfileValue] = []
+        if case .table(let keys)? = table["device_unset"] {
+            for key in keys.orderedKeys {
+                guard case .string(let reason, _)? = keys[key], !reason.isEmpty else {
+                    throw SanpathError(
+                        .invalidProfile, "\(source): [device_unset] \(key) must be the reason, a string", at: keys[key]?.location)
+                }
+                unset.append(ProfileValue(key, reason: reason))
+            }
+        }
         return ProfileMetadata(
             name: try string("name"), inquiryVendor: try string("inquiry_vendor"),
-            inquiryProduct: try string("inquiry_product"), iqnPrefix: try string("iqn_prefix"), managementPort: port)
+            inquiryProduct: try string("inquiry_product"), iqnPrefix: try string("iqn_prefix"), managementPort: port,
+            noPathRetry: noPathRetry, deviceUnset: unset)
     }
 
     /// A vendor's identity.
@@ -152,7 +205,10 @@ public struct ProfileLibrary: Sendable {
             "mode": site.devicePermissions.mode,
             "udevRuleName": udevRules.permissionsFileName,
             "dmRules": udevRules.dmRulesFileName,
+            "noPathRetryProfile": meta.noPathRetry[site.role]!.text,
+            "noPathRetryReason": ProfileLibrary.wrap(meta.noPathRetry[site.role]!.reason, width: 88),
         ]
+        if let chosen = site.noPathRetry { context["noPathRetrySite"] = chosen }
         if let chap = site.chap {
             context["chap"] = ["username": chap.username, "password": chap.password]
         }
@@ -178,8 +234,41 @@ public struct ProfileLibrary: Sendable {
             RenderedFile(
                 kind: .udevRule, path: "/etc/udev/rules.d/\(udevRules.permissionsFileName)",
                 text: try render("shared/dm-permissions.rules", context)))
+        // a profile with a sysctl template needs it once the host has two iSCSI NICs
+        let nics = site.ifacesInUse.map(\.nic).reduce(into: [String]()) { if !$0.contains($1) { $0.append($1) } }
+        let sysctlTemplate = "profiles/\(site.vendor.rawValue)/sysctl.conf"
+        if nics.count >= 2, library.getTemplate(named: sysctlTemplate) != nil {
+            var sysctlContext = context
+            sysctlContext["sysctlFileName"] = ProfileLibrary.sysctlFileName
+            // a NIC name with a dot (VLAN eth1.100) needs sysctl.d's slash form
+            sysctlContext["sysctlNICs"] = nics.map { nic in
+                ["nic": nic, "prefix": nic.contains(".") ? "net/ipv4/conf/\(nic)/" : "net.ipv4.conf.\(nic)."]
+            }
+            files.append(
+                RenderedFile(
+                    kind: .sysctl, path: "/etc/sysctl.d/\(ProfileLibrary.sysctlFileName)",
+                    text: try render(sysctlTemplate, sysctlContext)))
+        }
         return files
     }
+
+    /// Words of `text` in lines of at most `width` characters (a longer word stands alone).
+    static func wrap(_ text: String, width: Int) -> [String] {
+        var lines: [String] = []
+        var line = ""
+        for word in text.split(separator: " ") {
+            if !line.isEmpty, line.count + 1 + word.count > width {
+                lines.append(line)
+                line = ""
+            }
+            line += line.isEmpty ? String(word) : " \(word)"
+        }
+        if !line.isEmpty { lines.append(line) }
+        return lines
+    }
+
+    /// The sysctl.d file of the profiles that need one.
+    public static let sysctlFileName = "60-sanpath-iscsi-arp.conf"
 
     private func render(_ template: String, _ context: [String: Any]) throws(SanpathError) -> String {
         guard let text = library.render(context, withTemplate: template) else {

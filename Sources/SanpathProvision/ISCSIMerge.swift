@@ -20,10 +20,12 @@ public enum ISCSIMerge {
     public static func merge(
         existing: ISCSIConf?, rendered: ISCSIConf, profileName: String, conflicts: [String: String] = [:]
     ) -> MergeResult {
-        let reason = "set by \(profileName) profile"
+        func reason(_ setting: ISCSISetting) -> String {
+            rendered.explanation(of: setting).map { "set by \(profileName) profile: \($0)" } ?? "set by \(profileName) profile"
+        }
         guard let existing else {
             let changes = rendered.settings.map {
-                Change(section: nil, key: $0.key, old: nil, new: $0.displayValue, reason: reason, line: nil)
+                Change(section: nil, key: $0.key, old: nil, new: $0.displayValue, reason: reason($0), line: nil)
             }
             return MergeResult(lines: rendered.lines, changes: changes, diagnostics: [])
         }
@@ -61,7 +63,7 @@ public enum ISCSIMerge {
                     edits.append(.replace(line: last.line, with: [fixedText]))
                     pass2.append(
                         Change(
-                            section: nil, key: wanted.key, old: last.displayValue, new: wanted.displayValue, reason: reason,
+                            section: nil, key: wanted.key, old: last.displayValue, new: wanted.displayValue, reason: reason(wanted),
                             line: last.line + 1))
                 }
                 continue
@@ -73,11 +75,11 @@ public enum ISCSIMerge {
                 pass2.append(
                     Change(
                         section: nil, key: wanted.key, old: nil, new: wanted.displayValue,
-                        reason: "\(reason) (in place of the commented default on this line)", line: commented.line + 1))
+                        reason: "\(reason(wanted)) (in place of the commented default on this line)", line: commented.line + 1))
                 continue
             }
             appended.append(ISCSIFormat.line(key: wanted.key, value: wanted.value))
-            pass2.append(Change(section: nil, key: wanted.key, old: nil, new: wanted.displayValue, reason: reason, line: nil))
+            pass2.append(Change(section: nil, key: wanted.key, old: nil, new: wanted.displayValue, reason: reason(wanted), line: nil))
         }
         for (key, why) in conflicts {
             for setting in conf.settings where setting.key == key && setting.accepted && !setting.value.isEmpty

@@ -1,5 +1,6 @@
 import SanpathConfig
 import SanpathCore
+import SanpathProfiles
 
 /// The result of merging a profile's file into the host's.
 public struct MergeResult: Sendable {
@@ -89,7 +90,7 @@ public enum MultipathMerge {
                 out.append(
                     Change(
                         section: label, key: setting.key, old: nil, new: setting.value,
-                        reason: "set by \(identity.profileName) profile", line: nil))
+                        reason: identity.reason(for: setting, in: section, of: rendered), line: nil))
             }
         }
         return out
@@ -104,12 +105,22 @@ public struct ProfileIdentity: Sendable, Hashable {
     public var inquiryVendor: String
     /// INQUIRY product the device section must match.
     public var inquiryProduct: String
+    /// Keys the profile takes out of the array's device section, with the reason.
+    public var deviceUnset: [ProfileValue]
 
     /// Creates an identity.
-    public init(profileName: String, inquiryVendor: String, inquiryProduct: String) {
+    public init(profileName: String, inquiryVendor: String, inquiryProduct: String, deviceUnset: [ProfileValue] = []) {
         self.profileName = profileName
         self.inquiryVendor = inquiryVendor
         self.inquiryProduct = inquiryProduct
+        self.deviceUnset = deviceUnset
+    }
+
+    /// "set by netapp nc profile: <the template's comment above the setting>".
+    func reason(for setting: MultipathSetting, in section: MultipathSection, of rendered: MultipathConf) -> String {
+        let base = "set by \(profileName) profile"
+        guard let why = rendered.explanation(of: setting, in: section) else { return base }
+        return "\(base): \(why)"
     }
 
     /// Whether a device section's vendor and product regexes match this array.
@@ -137,7 +148,11 @@ private struct ProfileEdits {
         } ?? "\t"
     }
 
-    var reason: String { "set by \(identity.profileName) profile" }
+    /// Why the profile sets `key` in `wanted`: the template's comment above it.
+    func reason(_ key: String, in wanted: MultipathSection, of rendered: MultipathConf) -> String {
+        guard let setting = wanted.settings.last(where: { $0.key == key }) else { return "set by \(identity.profileName) profile" }
+        return identity.reason(for: setting, in: wanted, of: rendered)
+    }
 
     /// The rendered section's lines, re-indented to `unit` (default: this file's), shifted by `depth` units.
     func block(_ section: MultipathSection, in rendered: MultipathConf, depth: Int, unit: String? = nil) -> [String] {
@@ -166,7 +181,11 @@ private struct ProfileEdits {
 
     /// Sets `rendered`'s settings in `target`: replace differing values, add missing keys,
     /// remove earlier duplicates of a managed key.
-    mutating func setKeys(_ settings: [MultipathSetting], in target: MultipathSection, label: String, skip: Set<String> = []) {
+    mutating func setKeys(
+        from wantedSection: MultipathSection, of rendered: MultipathConf, in target: MultipathSection, label: String,
+        skip: Set<String> = []
+    ) {
+        let settings = wantedSection.settings
         let existing = target.settings
         var inserts: [String] = []
         let indent =
@@ -189,11 +208,16 @@ private struct ProfileEdits {
                         forceQuotes: wanted.quoted)
                     edits.append(.replace(line: last.line, with: [text]))
                     changes.append(
-                        Change(section: label, key: wanted.key, old: last.value, new: wanted.value, reason: reason, line: last.line + 1))
+                        Change(
+                            section: label, key: wanted.key, old: last.value, new: wanted.value,
+                            reason: reason(wanted.key, in: wantedSection, of: rendered), line: last.line + 1))
                 }
             } else {
                 inserts.append(indent + wanted.key + " " + MultipathFormat.written(wanted.value, quoted: wanted.quoted))
-                changes.append(Change(section: label, key: wanted.key, old: nil, new: wanted.value, reason: reason, line: nil))
+                changes.append(
+                    Change(
+                        section: label, key: wanted.key, old: nil, new: wanted.value,
+                        reason: reason(wanted.key, in: wantedSection, of: rendered), line: nil))
             }
         }
         if !inserts.isEmpty, let close = target.closeLine {
@@ -204,7 +228,7 @@ private struct ProfileEdits {
     mutating func applyDefaults(from rendered: MultipathConf) {
         guard let wanted = rendered.sections(named: "defaults").last else { return }
         if let target = conf.sections(named: "defaults").last {
-            setKeys(wanted.settings, in: target, label: "defaults")
+            setKeys(from: wanted, of: rendered, in: target, label: "defaults")
             return
         }
         // a new defaults section goes before the first section, as multipath.conf(5) orders them
@@ -216,7 +240,10 @@ private struct ProfileEdits {
         if firstSection != nil { lines.append("") }
         edits.append(.insert(before: firstSection ?? conf.lines.lines.count, lines: lines))
         for setting in wanted.settings {
-            changes.append(Change(section: "defaults", key: setting.key, old: nil, new: setting.value, reason: reason, line: nil))
+            changes.append(
+                Change(
+                    section: "defaults", key: setting.key, old: nil, new: setting.value,
+                    reason: identity.reason(for: setting, in: wanted, of: rendered), line: nil))
         }
     }
 
@@ -235,12 +262,16 @@ private struct ProfileEdits {
                         .note, at: conf.location(line: other.headerLine, column: other.column),
                         "this device section also matches \(identity.inquiryVendor) \(identity.inquiryProduct); the one at line \(target.headerLine + 1), which sanpath manages, comes later and wins where both set a key"))
             }
-            setKeys(wanted.settings, in: target, label: targetLabel, skip: ["vendor", "product"])
+            setKeys(from: wanted, of: rendered, in: target, label: targetLabel, skip: ["vendor", "product"])
+            unsetKeys(in: target, wanted: wanted, label: targetLabel)
             reportOverrides(against: wanted)
             return
         }
         for setting in wanted.settings {
-            changes.append(Change(section: label, key: setting.key, old: nil, new: setting.value, reason: reason, line: nil))
+            changes.append(
+                Change(
+                    section: label, key: setting.key, old: nil, new: setting.value,
+                    reason: identity.reason(for: setting, in: wanted, of: rendered), line: nil))
         }
         reportOverrides(against: wanted)
         if let devices = devicesSections.last, let close = devices.closeLine {
@@ -251,6 +282,23 @@ private struct ProfileEdits {
         var lines = block(renderedDevices, in: rendered, depth: 0)
         if let last = conf.lines.lines.last, !last.text.trimmingWhitespace().isEmpty { lines.insert("", at: 0) }
         edits.append(.insert(before: conf.lines.lines.count, lines: lines))
+    }
+
+    /// Comments out the keys the profile takes out of the array's section (a fixed `prio` on
+    /// VNX, `rr_min_io` on request-based maps), each with the profile's reason.
+    mutating func unsetKeys(in target: MultipathSection, wanted: MultipathSection, label: String) {
+        for unset in identity.deviceUnset where wanted.value(of: unset.text) == nil {
+            for setting in target.settings where setting.key == unset.text {
+                let line = conf.lines.lines[setting.line].text
+                let indent = line.leadingIndentation
+                let body = String(line.dropFirst(indent.count))
+                edits.append(.replace(line: setting.line, with: ["\(indent)# sanpath: \(unset.reason)", "\(indent)# \(body)"]))
+                changes.append(
+                    Change(
+                        section: label, key: setting.key, old: setting.value, new: nil,
+                        reason: "commented out by \(identity.profileName) profile: \(unset.reason)", line: setting.line + 1))
+            }
+        }
     }
 
     /// `overrides` beats every device section: say so when it sets a key the profile needs.

@@ -159,7 +159,8 @@ public struct Planner: Sendable {
         let meta = profiles.metadata(for: site.vendor)
         let profileName = "\(site.vendor.rawValue) \(site.role.rawValue)"
         let identity = ProfileIdentity(
-            profileName: profileName, inquiryVendor: meta.inquiryVendor, inquiryProduct: meta.inquiryProduct)
+            profileName: profileName, inquiryVendor: meta.inquiryVendor, inquiryProduct: meta.inquiryProduct,
+            deviceUnset: meta.deviceUnset)
 
         var files: [FilePlan] = []
         var errors: [Diagnostic] = []
@@ -187,6 +188,10 @@ public struct Planner: Sendable {
                 merged = MultipathMerge.merge(
                     existing: existing, rendered: renderedConf, identity: identity, version: multipathVersion)
                 try selfCheck(merged.lines, real: real)
+                if site.vendor == .vnx {
+                    let luns = FailoverModes.visibleLUNs(on: fileSystem, vendor: meta.inquiryVendor, skipProducts: ["LUNZ"])
+                    merged.diagnostics += FailoverModes.diagnostics(luns, source: real)
+                }
             case .iscsidConf, .iface:
                 grammar = .openISCSI
                 let renderedConf = ISCSIConf(text: file.text, source: "template for \(file.path)")
@@ -204,9 +209,14 @@ public struct Planner: Sendable {
                     if case .iface = file.kind { ISCSIMerge.ifaceConflicts } else { [:] }
                 merged = ISCSIMerge.merge(
                     existing: existing, rendered: renderedConf, profileName: profileName, conflicts: conflicts)
+            case .sysctl:
+                grammar = .whole
+                merged = WholeFile.merge(
+                    existing: before, rendered: TextLines(splitting: file.text), profileName: profileName, key: "setting")
             case .udevRule:
                 grammar = .whole
-                merged = WholeFile.merge(existing: before, rendered: TextLines(splitting: file.text), profileName: profileName)
+                merged = WholeFile.merge(
+                    existing: before, rendered: TextLines(splitting: file.text), profileName: profileName, key: "rule")
                 // a permissions rule under another number runs before the dm rules and does nothing
                 for other in fileSystem.list("/etc/udev/rules.d")
                 where other.hasSuffix("-dm-permissions.rules") && "/etc/udev/rules.d/\(other)" != file.path {
@@ -311,13 +321,18 @@ public struct Planner: Sendable {
 
 /// Files sanpath owns whole: the profile's text replaces the host's.
 enum WholeFile {
-    static func merge(existing: TextLines?, rendered: TextLines, profileName: String) -> MergeResult {
-        let reason = "set by \(profileName) profile (sanpath owns this file)"
+    /// `key` names a line in the plan ("rule", "setting"); an added line's reason is the
+    /// comment above it.
+    static func merge(existing: TextLines?, rendered: TextLines, profileName: String, key: String) -> MergeResult {
+        let owned = "set by \(profileName) profile (sanpath owns this file)"
+        func reason(_ index: Int) -> String {
+            rendered.commentBlock(above: index).map { "\(owned): \($0)" } ?? owned
+        }
         guard let existing else {
             return MergeResult(
                 lines: rendered,
-                changes: rendered.lines.filter { !$0.text.hasPrefix("#") && !$0.text.isEmpty }.map {
-                    Change(section: nil, key: "rule", old: nil, new: $0.text, reason: reason, line: nil)
+                changes: rendered.lines.enumerated().filter { !$0.element.text.hasPrefix("#") && !$0.element.text.isEmpty }.map {
+                    Change(section: nil, key: key, old: nil, new: $0.element.text, reason: reason($0.offset), line: nil)
                 }, diagnostics: [])
         }
         guard existing != rendered else { return MergeResult(lines: existing, changes: [], diagnostics: []) }
@@ -325,13 +340,13 @@ enum WholeFile {
         for change in rendered.lines.map(\.text).difference(from: existing.lines.map(\.text)) {
             switch change {
             case .remove(let offset, let text, _):
-                changes.append(Change(section: nil, key: "rule", old: text, new: nil, reason: reason, line: offset + 1))
-            case .insert(_, let text, _):
-                changes.append(Change(section: nil, key: "rule", old: nil, new: text, reason: reason, line: nil))
+                changes.append(Change(section: nil, key: key, old: text, new: nil, reason: owned, line: offset + 1))
+            case .insert(let offset, let text, _):
+                changes.append(Change(section: nil, key: key, old: nil, new: text, reason: reason(offset), line: nil))
             }
         }
         if changes.isEmpty {
-            changes.append(Change(section: nil, key: "line endings", old: nil, new: nil, reason: reason, line: nil))
+            changes.append(Change(section: nil, key: "line endings", old: nil, new: nil, reason: owned, line: nil))
         }
         return MergeResult(lines: rendered, changes: changes, diagnostics: [])
     }

@@ -6,7 +6,7 @@ public enum Vendor: String, CaseIterable, Sendable, Hashable, Codable {
     case equallogic
     /// NetApp ONTAP (FAS/AFF) LUNs.
     case netapp
-    /// EMC VNX / CLARiiON in ALUA (failover mode 4).
+    /// EMC VNX / CLARiiON, in ALUA (failover mode 4) or PNR (mode 1).
     case vnx
 }
 
@@ -157,6 +157,9 @@ public struct Site: Sendable, Hashable {
     public var chap: CHAPCredentials?
     /// Multipath device node permissions.
     public var devicePermissions: DevicePermissions
+    /// `no_path_retry` chosen by the site over the profile's (`queue`, `fail` or a count of
+    /// checks), from the site file's `[multipath]` table; nil keeps the profile's.
+    public var noPathRetry: String?
     /// Where each field came from, for `--explain`-style output and errors.
     public var provenance: [String: SourceLocation]
 
@@ -164,8 +167,10 @@ public struct Site: Sendable, Hashable {
     public init(
         vendor: Vendor, role: Role, paths: [ISCSIPath], sanHosts: [SANHost] = [],
         interfaces: [InterfaceBinding] = [], chap: CHAPCredentials? = nil,
-        devicePermissions: DevicePermissions = DevicePermissions(), provenance: [String: SourceLocation] = [:]
+        devicePermissions: DevicePermissions = DevicePermissions(), noPathRetry: String? = nil,
+        provenance: [String: SourceLocation] = [:]
     ) {
+        self.noPathRetry = noPathRetry
         self.vendor = vendor
         self.role = role
         self.paths = paths

@@ -22,6 +22,9 @@ import SanpathCore
 /// owner = "eucalyptus"
 /// group = "disk"
 /// mode = "660"
+///
+/// [multipath]                    # overrides of the profile, chosen knowingly
+/// no_path_retry = "queue"        # "queue", "fail" or a number of checks
 /// ```
 public struct SiteFile: Sendable {
     /// The layer the file itself gives.
@@ -35,6 +38,7 @@ public struct SiteFile: Sendable {
 
     static let topKeys = [
         "vendor", "role", "paths", "sanhost", "properties", "partition", "eucalyptus_conf", "interfaces", "chap", "devices",
+        "multipath",
     ]
 
     /// Parses a site file; unknown keys are errors (a typo must not pass silently).
@@ -88,6 +92,20 @@ public struct SiteFile: Sendable {
             layer.deviceOwner = try SiteFile.string(devices, "owner", prefix: "devices.")
             layer.deviceGroup = try SiteFile.string(devices, "group", prefix: "devices.")
             layer.deviceMode = try SiteFile.string(devices, "mode", prefix: "devices.")
+        }
+        if let value = table["multipath"] {
+            guard case .table(let multipath) = value else {
+                throw SiteValues.error("multipath", "must be a [multipath] table", at: value.location, text: "")
+            }
+            try SiteFile.rejectUnknown(multipath, known: ["no_path_retry"], section: "multipath")
+            switch multipath["no_path_retry"] {
+            case nil: break
+            case .integer(let count, let location)?: layer.noPathRetry = Located(String(count), at: location)
+            case .string(let text, let location)?: layer.noPathRetry = Located(text, at: location.shifted(by: 1))
+            case let other?:
+                throw SiteValues.error(
+                    "multipath.no_path_retry", "must be \"queue\", \"fail\" or a number, not \(other.typeName)", at: other.location, text: "")
+            }
         }
         self.layer = layer
     }

@@ -29,6 +29,8 @@ public struct SiteLayer: Sendable, Hashable {
     public var deviceGroup: Located<String>?
     /// Device node mode.
     public var deviceMode: Located<String>?
+    /// `[multipath] no_path_retry`: `queue`, `fail` or a count of checks, as written.
+    public var noPathRetry: Located<String>?
     /// What name each field has in this source, for messages (`storage.sanhost`, `--sanhost`).
     public var names: [String: String] = [:]
 
@@ -50,6 +52,7 @@ public enum SiteResolver {
         var owner: Located<String>?
         var group: Located<String>?
         var mode: Located<String>?
+        var noPathRetry: Located<String>?
 
         for layer in layers {
             if let v = layer.vendor { vendor = v }
@@ -68,6 +71,7 @@ public enum SiteResolver {
             if let o = layer.deviceOwner { owner = o }
             if let g = layer.deviceGroup { group = g }
             if let m = layer.deviceMode { mode = m }
+            if let n = layer.noPathRetry { noPathRetry = n }
         }
 
         guard let vendor else {
@@ -177,6 +181,16 @@ public enum SiteResolver {
             permissions.mode = digits
         }
 
+        if let noPathRetry {
+            let value = noPathRetry.value
+            guard value == "queue" || value == "fail" || (Int(value).map { $0 > 0 && $0 <= 100_000 } ?? false) else {
+                throw SiteValues.error(
+                    "multipath.no_path_retry",
+                    "no_path_retry must be \"queue\", \"fail\" or a number of checks (1 or more); queue on a hypervisor host hangs every VM when all paths are lost",
+                    at: noPathRetry.location, text: value)
+            }
+        }
+
         var provenance: [String: SourceLocation] = ["vendor": vendor.location, "role": role.location]
         _ = interfaces
         if let first = resolvedPaths.first { provenance["paths"] = first.location }
@@ -185,7 +199,8 @@ public enum SiteResolver {
 
         return Site(
             vendor: resolvedVendor, role: resolvedRole, paths: resolvedPaths, sanHosts: resolvedHosts,
-            interfaces: bindings, chap: chap, devicePermissions: permissions, provenance: provenance)
+            interfaces: bindings, chap: chap, devicePermissions: permissions, noPathRetry: noPathRetry?.value,
+            provenance: provenance)
     }
 
     /// Accepts the vendor names sanpath uses and Eucalyptus' `storage.blockstoragemanager` values.

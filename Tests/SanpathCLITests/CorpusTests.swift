@@ -158,6 +158,50 @@ enum Corpus {
     }
 }
 
+/// Settings that parse but are wrong for the field, in hosts' old files: each is reported with
+/// its line, and migrated or explained.
+@Suite(.serialized) struct FieldSettingsTests {
+    func plan(_ name: String) throws -> (PlanJSON, String) {
+        let tree = try HostTree(copying: Corpus.directory.appendingPathComponent("\(name)/root"))
+        defer { tree.remove() }
+        let site = Corpus.siteArguments(tree)
+        let json = try SanpathBinary.run(["plan", "--format", "json"] + site)
+        #expect(json.status == 2, "\(json.stderr)")
+        return (try JSONDecoder().decode(PlanJSON.self, from: Data(json.stdout.utf8)), try SanpathBinary.run(["plan"] + site).stdout)
+    }
+
+    /// The kernel resets a repeat count above 1: rr_min_io_rq and rr_min_io are commented out on
+    /// their lines with that reason; round-robin becomes the profile's service-time; queue
+    /// becomes the NC's bounded 30; a kernel-name blacklist of sd disks is a warning on its line.
+    @Test func repeatCountsAndKernelNameBlacklists() throws {
+        let (plan, text) = try plan("rr-min-io-sd-blacklist")
+        let changes = try #require(plan.files.first { $0.path == "/etc/multipath.conf" }).changes
+        let rq = try #require(changes.first { $0.key == "rr_min_io_rq" })
+        #expect(rq.line == 18 && rq.new == nil && rq.reason.contains("repeat_count > 1 is deprecated, using 1 instead"))
+        let bio = try #require(changes.first { $0.key == "rr_min_io" })
+        #expect(bio.line == 19 && bio.new == nil && bio.reason.contains("bio-based"))
+        #expect(changes.contains { $0.key == "path_selector" && $0.line == 17 && $0.new == "service-time 0" })
+        #expect(changes.contains { $0.key == "no_path_retry" && $0.line == 22 && $0.old == "queue" && $0.new == "30" })
+        #expect(text.contains("multipath.conf:8:10: blacklist devnode \"^sd[a]$\" names SCSI disks by kernel name (it matches sda)"))
+        // the WWID and the non-disk devnode lines draw nothing
+        #expect(!text.contains("multipath.conf:9:"))
+        #expect(!text.contains("multipath.conf:10:"))
+    }
+
+    /// VNX: a fixed prio alua and hardware_handler "1 alua" are taken out (commented, with the
+    /// reason) so each LUN's failover mode decides; the admin's checker stays.
+    @Test func vnxFixedPrioIsTakenOut() throws {
+        let (plan, _) = try plan("vnx-fixed-prio")
+        let file = try #require(plan.files.first { $0.path == "/etc/multipath.conf" })
+        let prio = try #require(file.changes.first { $0.key == "prio" })
+        #expect(prio.line == 11 && prio.new == nil && prio.reason.contains("PNR"))
+        let handler = try #require(file.changes.first { $0.key == "hardware_handler" })
+        #expect(handler.line == 10 && handler.new == nil)
+        #expect(!file.changes.contains { $0.key == "path_checker" })
+        #expect(file.diff.contains("+\t\t# prio alua"))
+    }
+}
+
 @Suite struct UdevRuleOrderTests {
     /// Debian's dm rules are 55-dm.rules: the permissions rule must come after them, or udev
     /// jumps past it before DM_UUID is known (seen in the lab: the maps stayed root:disk).

@@ -101,6 +101,53 @@ struct MultipathToolsValidationTests {
         try expectProfileWins(rendered: text, vendor: vendor, effective: check.effective)
     }
 
+    /// The settings the field review found wrong, read from multipath-tools' own effective
+    /// configuration (`multipath -t`: the built-in hardware table merged with the file), for the
+    /// array's INQUIRY identity.
+    @Test(arguments: profiles)
+    func fieldSettingsAreInEffect(_ profile: String) throws {
+        let (vendor, role) = (String(profile.split(separator: "/")[0]), String(profile.split(separator: "/")[1]))
+        let out = FileManager.default.temporaryDirectory.appendingPathComponent("render-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: out) }
+        let render = try SanpathBinary.run([
+            "render", "--vendor", vendor, "--role", role, "--paths", "iface0:192.0.2.2,iface1:198.51.100.2",
+            "--interfaces", "iface0=ini0,iface1=ini1", "--out", out.path,
+        ])
+        #expect(render.status == 0, "\(render.all)")
+        let check = try MultipathTools.check(try String(contentsOf: out.appendingPathComponent("etc/multipath.conf"), encoding: .utf8))
+        let (inquiryVendor, inquiryProduct) = try MultipathTools.identity(vendor)
+        func effective(_ key: String) -> String? {
+            MultipathTools.effectiveValue(key, vendor: inquiryVendor, product: inquiryProduct, in: check.effective)
+        }
+        // mpathN names on NC and SC: Eucalyptus' scripts find maps by them (NETAPP's built-in says no)
+        #expect(effective("user_friendly_names") == "yes", "\(profile)")
+        // never queue forever on the profile's own values
+        let retry = try #require(effective("no_path_retry"))
+        #expect(Int(retry) != nil, "\(profile): no_path_retry \(retry)")
+        #expect(effective("skip_kpartx") == (role == "nc" ? "yes" : "no"), "\(profile)")
+        switch vendor {
+        case "equallogic":
+            #expect(effective("path_grouping_policy") == "multibus")
+            #expect(effective("path_selector") == "service-time 0")
+            #expect(effective("no_path_retry") == (role == "nc" ? "30" : "12"))
+            #expect([nil, "1"].contains(effective("rr_min_io_rq")))
+        case "vnx":
+            // PNR (failover mode 1, no TPGS): the built-in DGC entry's emc prio and handler apply;
+            // ALUA (mode 4): detect_prio, on, picks alua ahead of any configured prio (propsel.c)
+            #expect(effective("prio") == "emc")
+            #expect(effective("hardware_handler") == "1 emc")
+            #expect(effective("path_checker") == "emc_clariion")
+            #expect(effective("detect_prio") == "yes")
+            #expect(effective("path_grouping_policy") == "group_by_prio")
+        case "netapp":
+            #expect(effective("no_path_retry") == (role == "nc" ? "16" : "12"))
+            #expect(effective("detect_prio") == "yes")
+            #expect(effective("path_grouping_policy") == "group_by_prio")
+        default:
+            Issue.record("unknown vendor \(vendor)")
+        }
+    }
+
     func expectProfileWins(rendered: String, vendor: String, effective: MultipathConf) throws {
         let (inquiryVendor, inquiryProduct) = try MultipathTools.identity(vendor)
         let mine = MultipathConf(text: rendered, source: "rendered")

@@ -55,7 +55,81 @@ struct Profile: CustomTestStringConvertible, Sendable {
         let product = try #require(device.value(of: "product"))
         #expect(MultipathLint.regexMatches(vendor, meta.inquiryVendor))
         #expect(MultipathLint.regexMatches(product, meta.inquiryProduct))
-        #expect((device.value(of: "user_friendly_names") == "yes") == (profile.role == .nc))
+        // Eucalyptus' connect scripts find maps by mpathN names on the SC too
+        #expect(device.value(of: "user_friendly_names") == "yes")
+        // a VM's partition table must not get host partition maps that hold the map at detach
+        #expect((device.value(of: "skip_kpartx") == "yes") == (profile.role == .nc))
+    }
+
+    /// Every setting the profile writes in multipath.conf carries a reason right above it or
+    /// above its group, so `plan` can say why.
+    @Test(arguments: Profile.all)
+    func everyMultipathSettingHasAReason(_ profile: Profile) throws {
+        let text = try #require(try library.render(site(profile.vendor, profile.role)).first { $0.kind == .multipathConf }).text
+        let conf = MultipathConf(text: text, source: "multipath.conf")
+        for (_, section) in conf.allSections() {
+            for setting in section.settings {
+                let why = conf.explanation(of: setting, in: section)
+                #expect(why != nil && why!.count > 20, "\(profile.testDescription): \(setting.key) has no reason")
+            }
+        }
+    }
+
+    /// A hypervisor host never queues forever: every NC gets a bounded no_path_retry (NetApp's
+    /// own recommendation, queue, is refused for the NC); a site may choose queue knowingly.
+    @Test(arguments: Profile.all)
+    func noPathRetryIsBoundedUnlessTheSiteChoosesQueue(_ profile: Profile) throws {
+        func device(_ s: Site) throws -> MultipathSection {
+            let text = try #require(try library.render(s).first { $0.kind == .multipathConf }).text
+            return try #require(MultipathConf(text: text, source: "m").sections(named: "devices").first?.subsections.first)
+        }
+        let retry = try #require(try device(site(profile.vendor, profile.role)).value(of: "no_path_retry"))
+        let checks = try #require(Int(retry), "\(profile.testDescription): no_path_retry \(retry) is not a bounded count")
+        #expect((1...60).contains(checks))
+        var chosen = site(profile.vendor, profile.role)
+        chosen.noPathRetry = "queue"
+        #expect(try device(chosen).value(of: "no_path_retry") == "queue")
+    }
+
+    /// EqualLogic: the kernel resets a repeat count above 1, so no rr_min_io(_rq) and no
+    /// round-robin; upstream's EQLOGIC entry: multibus, service-time 0, no_path_retry 30.
+    @Test func equalLogicFollowsTheUpstreamEntry() throws {
+        let text = try #require(try library.render(site(.equallogic, .nc)).first { $0.kind == .multipathConf }).text
+        let device = try #require(MultipathConf(text: text, source: "m").sections(named: "devices").first?.subsections.first)
+        #expect(device.value(of: "path_grouping_policy") == "multibus")
+        #expect(device.value(of: "path_selector") == "service-time 0")
+        #expect(device.value(of: "no_path_retry") == "30")
+        #expect(device.value(of: "rr_min_io_rq") == nil && device.value(of: "rr_min_io") == nil)
+    }
+
+    /// VNX: no fixed prio or hardware handler, so the built-in ^DGC entry (emc, for PNR LUNs)
+    /// and detect_prio (alua, for ALUA LUNs) decide per LUN; and an old section's fixed ones
+    /// are taken out.
+    @Test func vnxLeavesPrioAndHandlerToDetection() throws {
+        let text = try #require(try library.render(site(.vnx, .nc)).first { $0.kind == .multipathConf }).text
+        let device = try #require(MultipathConf(text: text, source: "m").sections(named: "devices").first?.subsections.first)
+        #expect(device.value(of: "prio") == nil)
+        #expect(device.value(of: "hardware_handler") == nil)
+        #expect(device.value(of: "detect_prio") == "yes")
+        #expect(Set(library.metadata(for: .vnx).deviceUnset.map(\.text)).isSuperset(of: ["prio", "hardware_handler"]))
+    }
+
+    /// EqualLogic with two iSCSI NICs gets the ARP sysctls for each; one NIC or another vendor, none.
+    @Test func equalLogicARPSysctlsForEachISCSINIC() throws {
+        var s = site(.equallogic, .nc)
+        s.interfaces[1].nic = "eth1.100"
+        let sysctl = try #require(try library.render(s).first { $0.kind == .sysctl })
+        #expect(sysctl.path == "/etc/sysctl.d/60-sanpath-iscsi-arp.conf")
+        for line in [
+            "net.ipv4.conf.ini0.arp_ignore = 1", "net.ipv4.conf.ini0.arp_announce = 2", "net.ipv4.conf.ini0.rp_filter = 2",
+            "net/ipv4/conf/eth1.100/arp_ignore = 1",
+        ] {
+            #expect(sysctl.text.split(separator: "\n").contains(Substring(line)), "missing \(line)")
+        }
+        #expect(try library.render(site(.netapp, .nc)).allSatisfy { $0.kind != .sysctl })
+        var oneNIC = site(.equallogic, .sc)
+        oneNIC.interfaces[1].nic = "ini0"
+        #expect(try library.render(oneNIC).allSatisfy { $0.kind != .sysctl })
     }
 
     @Test(arguments: Profile.all)

@@ -188,6 +188,26 @@ func resolve(
         }
     }
 
+    /// `[multipath] no_path_retry`: queue, fail or a count, chosen over the profile's value; anything
+    /// else names the file, line and column.
+    @Test func siteChoosesNoPathRetryKnowingly() throws {
+        let base = "vendor = \"netapp\"\nrole = \"nc\"\npaths = \"10.0.0.1\"\n[multipath]\n"
+        #expect(try resolve(site: base + "no_path_retry = \"queue\"\n").noPathRetry == "queue")
+        #expect(try resolve(site: base + "no_path_retry = 24\n").noPathRetry == "24")
+        #expect(try resolve(site: base).noPathRetry == nil)
+        #expect {
+            _ = try resolve(site: base + "no_path_retry = \"forever\"\n")
+        } throws: { error in
+            let error = error as? SanpathError
+            return error?.location == SourceLocation(source: "/site.toml", line: 5, column: 18) && "\(error!)".contains("'forever'")
+        }
+        #expect {
+            _ = try resolve(site: base + "no_path_rety = 3\n")
+        } throws: { error in
+            (error as? SanpathError)?.message.contains("unknown key in [multipath]") == true
+        }
+    }
+
     @Test func chapPasswordNeverInDescriptions() throws {
         let site = try resolve(
             site: "vendor = \"netapp\"\nrole = \"sc\"\npaths = \"10.0.0.1\"\n[chap]\nusername = \"u\"\npassword = \"VerySecret123456\"\n")
