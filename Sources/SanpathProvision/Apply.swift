@@ -272,6 +272,10 @@ public struct Applier: Sendable {
         if liveHost {
             if kinds.contains(.multipath) { await reloadMultipathd(into: &reloads, afterRollback: true) }
             if kinds.contains(.udev) { await reloadUdev(into: &reloads) }
+            if kinds.contains(.sysctl) {
+                reloads.done(
+                    "the kernel keeps the ARP settings sanpath loaded until reboot; set them back with sysctl -w if the NICs need their old values now")
+            }
         } else {
             reloads.done("no reload (--root or --no-reload)")
         }
@@ -322,12 +326,14 @@ public struct Applier: Sendable {
     }
 
     enum ManagedFileKindForReload: Hashable {
-        case multipath, udev
+        case multipath, udev, sysctl
         init?(path: String) {
             if path.hasSuffix("multipath.conf") {
                 self = .multipath
             } else if path.contains("/udev/rules.d/") {
                 self = .udev
+            } else if path.hasPrefix("/etc/sysctl.d/") {
+                self = .sysctl
             } else {
                 return nil
             }
@@ -342,10 +348,27 @@ public struct Applier: Sendable {
         }
         if changedKinds.contains(.multipathConf) { await reloadMultipathd(into: &reloads, afterRollback: false) }
         if changedKinds.contains(.udevRule) { await reloadUdev(into: &reloads) }
+        if changedKinds.contains(.sysctl) { await loadSysctl(into: &reloads) }
         if changedKinds.contains(.iscsidConf) {
             reloads.done("iscsid was not restarted and no session was logged out: new sessions use the new iscsid.conf")
         }
         return reloads
+    }
+
+    /// Loads the profile's sysctl.d file into the running kernel (systemd-sysctl reads it at boot).
+    func loadSysctl(into reloads: inout ReloadReport) async {
+        let file = "/etc/sysctl.d/\(ProfileLibrary.sysctlFileName)"
+        let retry = "the file is on disk but its values are not live until `sysctl -p \(file)` or a reboot"
+        do {
+            let result = try await runner.run(["sysctl", "-p", file], timeoutSeconds: 10)
+            guard result.succeeded else {
+                reloads.failed("sysctl -p \(file) failed (exit \(result.status)): \(result.stderr.trimmingWhitespace()); \(retry)")
+                return
+            }
+            reloads.done("sysctl -p \(file): ARP settings of the iSCSI NICs are live")
+        } catch {
+            reloads.failed("sysctl -p \(file) could not run (\(error.message)); \(retry)")
+        }
     }
 
     /// `multipathd reconfigure` when multipathd runs. multipathd's client exits 0 and prints `fail`
