@@ -29,10 +29,12 @@ public struct AlertCandidate: Sendable, Hashable, Codable {
 /// per LUN. A map left without any path raises the cause's severity to critical. A cause that
 /// is over (the NIC is up again, the portal answers) keeps its alert while paths it took down are
 /// still down: sessions log in again and multipathd reinstates the paths seconds later, and those
-/// seconds are the end of the same outage, not new alerts.
+/// seconds are the end of the same outage, not new alerts. A stopped multipathd is one critical
+/// alert that also names every lost path no other cause explains: nothing reinstates them until
+/// it runs again, and it holds them until it has.
 public enum AlertGrouping {
     /// Kinds whose alert outlasts its cause until the paths it took down are back.
-    static let heldUntilPathsAreBack: Set<String> = ["nic-down", "portal-unreachable", "session-down"]
+    static let heldUntilPathsAreBack: Set<String> = ["nic-down", "portal-unreachable", "session-down", "multipathd-down"]
 
     /// Groups the findings of one snapshot. `firing` are the alerts firing now (the daemon's):
     /// a cause among them that is over keeps its key for the paths it took down that are still down.
@@ -122,6 +124,19 @@ public enum AlertGrouping {
             }
         }
 
+        // 2b. multipathd stopped: one alert, with the lost paths no NIC, portal or session explains
+        // (they stay failed until its checker runs again), instead of one alert per path
+        if let finding = findings.first(where: { $0.kind == .multipathdDown }) {
+            let key = "\(finding.kind.rawValue):\(finding.subject)"
+            let paths = lostPaths.flatMap(\.paths).filter { free($0, for: key) }.sorted()
+            let maps = Array(Set(paths.compactMap(\.map))).sorted()
+            covered.formUnion(paths.map(\.device))
+            out.append(
+                AlertCandidate(
+                    key: key, kind: finding.kind.rawValue, severity: .critical,
+                    summary: finding.summary + (paths.isEmpty ? "" : "; " + tail(paths, maps)), maps: maps, paths: paths))
+        }
+
         // held causes whose own condition is gone
         for (alert, paths) in held where !out.contains(where: { $0.key == alert.key }) {
             let still = paths.filter { !covered.contains($0.device) }
@@ -156,7 +171,7 @@ public enum AlertGrouping {
 
         // 5. everything else, one alert per finding (a failing portal probe joins the portal's
         // alert when its sessions are down too: same key; and the NIC's when it left by a dead NIC)
-        let handled: Set<Finding.Kind> = [.nicDown, .sessionDown, .pathLost, .mapDegraded, .mapNoPath]
+        let handled: Set<Finding.Kind> = [.nicDown, .sessionDown, .pathLost, .mapDegraded, .mapNoPath, .multipathdDown]
         for finding in findings where !handled.contains(finding.kind) {
             let key = "\(finding.kind.rawValue):\(finding.subject)"
             guard !out.contains(where: { $0.key == key }) else { continue }

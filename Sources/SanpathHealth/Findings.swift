@@ -37,6 +37,9 @@ public struct Finding: Sendable, Hashable, Codable {
         case sanHostFailover = "san-host-failover"
         /// The managed files differ from what the profile wants.
         case configDrift = "config-drift"
+        /// multipathd does not answer on its socket: no path checker runs, so a failed path never
+        /// comes back and a new one is never added.
+        case multipathdDown = "multipathd-down"
     }
 
     /// What kind.
@@ -255,6 +258,13 @@ public struct HealthModel: Sendable {
                     summary: "portal \(probe.portal) does not answer through \(probe.nic) (\(probe.consecutiveFailures) probes in a row)"))
         }
 
+        // nil: not asked (no socket client, or the daemon has not asked yet); only an answer missing counts
+        if snapshot.multipathdRunning == false {
+            out.append(
+                Finding(
+                    kind: .multipathdDown, severity: .critical, subject: "multipathd",
+                    summary: "multipathd is not running (no answer on its socket): failed paths are not checked or reinstated and new paths are not added; start it with systemctl start multipathd"))
+        }
         out += sanHostFindings(snapshot)
         if let drifted = snapshot.driftedFiles, !drifted.isEmpty {
             out.append(

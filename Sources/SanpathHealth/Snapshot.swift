@@ -19,7 +19,8 @@ public struct Snapshot: Sendable, Hashable, Codable {
     public var sanHosts: [SANHostState]
     /// Portal probes through each path's own NIC (when enabled).
     public var portalProbes: [PortalProbe]
-    /// Whether multipathd answered on its socket (nil: not asked).
+    /// Whether multipathd answered on its socket: false when nothing listens there; nil when not
+    /// asked, or when it took the command and did not answer in time (busy), so unknown.
     public var multipathdRunning: Bool?
     /// Files `plan` would change (config drift), by host path; nil when not checked.
     public var driftedFiles: [String]?

@@ -44,6 +44,8 @@ public struct StatusReport: Sendable, Codable {
     public var profile: String
     /// When the snapshot was taken.
     public var time: Date
+    /// Whether multipathd answered on its socket (nil: not asked, or no answer in time).
+    public var multipathdRunning: Bool?
     /// Worst severity of the findings (nil: healthy).
     public var worst: Severity?
     /// Maps.
@@ -87,6 +89,7 @@ public struct StatusReport: Sendable, Codable {
     public init(model: HealthModel, snapshot: Snapshot, findings: [Finding], alerts: [AlertEvent]? = nil) {
         profile = "\(model.site.vendor.rawValue) \(model.site.role.rawValue)"
         time = snapshot.time
+        multipathdRunning = snapshot.multipathdRunning
         worst = findings.map(\.severity).max()
         self.findings = findings
         self.alerts = alerts
@@ -142,6 +145,7 @@ public struct StatusReport: Sendable, Codable {
         var out = "\(bold)sanpath status\(reset) (\(profile)): \(paint(worst))\(verdict)\(reset) · \(maps.count) map(s), "
         out += "\(upPaths)/\(totalPaths) paths up, \(sessions.filter(\.isLoggedIn).count)/\(sessions.count) sessions logged in"
         if !sanHosts.isEmpty { out += ", SAN hosts \(sanHosts.filter { $0.state.reachable == true }.count)/\(sanHosts.count) up" }
+        if multipathdRunning == false { out += ", \(red)multipathd not running\(reset)" }
         out += "\n"
 
         // one grid for every path so columns line up across maps; a line per map above its paths

@@ -231,8 +231,15 @@ public struct SnapshotCollector: Sendable {
         } catch let error as SanpathError where error.code == .malformedReply {
             logger.warning("multipathd answered, but not with the JSON sanpath reads", metadata: ["error": "\(error)"])
             return MultipathdView(maps: nil, running: true)
+        } catch let error as SanpathError where (error.underlying as? MultipathdSocket.Errno)?.code == ETIMEDOUT {
+            // it took the command but did not answer in time: busy (a reconfigure of many maps holds it
+            // for seconds), not stopped; unknown is never reported as down
+            logger.log(
+                level: multipathdInCollection ? .info : .debug, "multipathd took the command but did not answer in time; checker states and whether it runs unknown",
+                metadata: ["error": "\(error)"])
+            return MultipathdView(maps: nil, running: nil)
         } catch {
-            // the daemon asks every resync: it says so once, when multipathd stops answering
+            // refused or no socket: nothing listens. The daemon asks every resync: it says so once, when multipathd stops answering
             logger.log(
                 level: multipathdInCollection ? .info : .debug, "multipathd did not answer; checker states unknown",
                 metadata: ["error": "\(error)"])
@@ -245,7 +252,8 @@ public struct SnapshotCollector: Sendable {
 public struct MultipathdView: Sendable {
     /// `show maps json`, parsed; nil when multipathd did not answer (or was not asked).
     public var maps: MultipathdMaps?
-    /// Whether multipathd answered; nil when it was not asked.
+    /// Whether multipathd answered; false when nothing listens on its socket, nil when it was not
+    /// asked or took the command without answering in time (busy: unknown, not down).
     public var running: Bool?
 
     /// Creates a view.

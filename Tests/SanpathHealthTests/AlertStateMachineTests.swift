@@ -123,6 +123,41 @@ func run(_ steps: [Step], policy: AlertPolicy = AlertPolicy(), restored: [AlertS
         #expect(run([Step(at: 0, present: [], expect: [])], restored: [restored]) == [["resolved:nic-down:eth1"]])
     }
 
+    /// multipathd stops, then paths fail one after another and a NIC dies: the multipathd alert
+    /// fires once and takes the paths (no alert per path), the NIC has its own; multipathd back and
+    /// its paths reinstated: one resolve each.
+    @Test func aStoppedMultipathdIsOneAlertThroughoutAndResolvesWhenBack() {
+        var host = LabHost(luns: 4)
+        var machine = AlertStateMachine()
+        var firing: [AlertCandidate] = []
+        var time = 0.0
+        func step() -> [String] {
+            time += 1
+            let candidates = AlertGrouping.candidates(model.findings(host.snapshot), snapshot: host.snapshot, model: model, firing: firing)
+            let events = machine.evaluate(candidates, monotonic: time, wall: Date(timeIntervalSince1970: 1000 + time))
+            firing = candidates
+            return events.map { "\($0.state.rawValue):\($0.alertKey)" }
+        }
+        host.snapshot.multipathdRunning = false
+        #expect(step() == ["firing:multipathd-down:multipathd"])
+        host.failInDM(["sda"])
+        #expect(step() == [])
+        host.failInDM(["sdc", "sde"])
+        #expect(step() == [])
+        #expect(firing.first?.paths.map(\.device) == ["sda", "sdc", "sde"])
+        host.linkDown("ini0")
+        #expect(step() == ["firing:nic-down:ini0"])
+        host.snapshot.nics["ini0"] = NIC(name: "ini0", operstate: "up", carrier: true)
+        for i in host.snapshot.sessions.indices { host.snapshot.sessions[i].state = "LOGGED_IN" }
+        for d in host.snapshot.scsiDevices.keys { host.snapshot.scsiDevices[d]?.state = "running" }
+        host.snapshot.multipathdRunning = true
+        #expect(step() == [], "multipathd and the NIC are back; their paths are not yet")
+        for m in host.snapshot.maps.indices {
+            for p in host.snapshot.maps[m].groups[0].paths.indices { host.snapshot.maps[m].groups[0].paths[p].kernelState = .active }
+        }
+        #expect(step().sorted() == ["resolved:multipathd-down:multipathd", "resolved:nic-down:ini0"])
+    }
+
     @Test func deadlineTellsWhenToLookAgain() {
         var machine = AlertStateMachine()
         _ = machine.evaluate([candidate("san-host-unreachable:h")], monotonic: 100, wall: Date())

@@ -217,6 +217,66 @@ func alerts(_ host: LabHost) -> [AlertCandidate] {
         #expect(alerts(host).map(\.key) == ["path-lost:sda"])
     }
 
+    /// Whether multipathd answered: nil (not asked: status under --root without a capture, the
+    /// daemon before its first ask, a busy multipathd) is never reported as down.
+    @Test(arguments: [(Bool?.none, [String]()), (true, []), (false, ["multipathd-down:multipathd"])])
+    func multipathdNotRunningIsOneCriticalAlert(_ running: Bool?, _ keys: [String]) {
+        var host = LabHost(luns: 4)
+        host.snapshot.multipathdRunning = running
+        let all = alerts(host)
+        #expect(all.map(\.key) == keys)
+        #expect(all.allSatisfy { $0.severity == .critical && $0.paths.isEmpty })
+        #expect(model.findings(host.snapshot).map(\.kind) == (running == false ? [.multipathdDown] : []))
+    }
+
+    /// While multipathd is down nothing reinstates a failed path: the paths lost with their
+    /// sessions up join its one alert instead of an alert each (and their maps' degraded alerts).
+    /// A dead NIC is still the NIC's own alert.
+    @Test func pathsLostWhileMultipathdIsDownJoinItsAlert() throws {
+        var host = LabHost(luns: 4)
+        host.snapshot.multipathdRunning = false
+        host.failInDM(["sda", "sdc", "sdf"])
+        var all = alerts(host)
+        #expect(all.map(\.key) == ["multipathd-down:multipathd"])
+        let alert = try #require(all.first)
+        #expect(alert.severity == .critical)
+        #expect(alert.paths.map(\.device) == ["sda", "sdc", "sdf"])
+        #expect(alert.maps == ["mpatha", "mpathb", "mpathc"])
+        #expect(alert.summary.hasPrefix("multipathd is not running"))
+        #expect(alert.summary.hasSuffix("3 paths of 3 maps down: sda (mpatha) via iface1/ini1 to 198.51.100.2:3260, sdc (mpathb) via iface1/ini1 to 198.51.100.2:3260, sdf (mpathc) via iface0/ini0 to 192.0.2.2:3260"))
+        // the facts stay in the findings
+        #expect(model.findings(host.snapshot).filter { $0.kind == .pathLost }.count == 3)
+
+        host.linkDown("ini0")
+        all = alerts(host)
+        #expect(all.map(\.key) == ["nic-down:ini0", "multipathd-down:multipathd"])
+        #expect(all[1].paths.map(\.device) == ["sda", "sdc"], "sdf goes through ini0: the NIC's")
+    }
+
+    /// multipathd answers again: its alert resolves at once when it held no path; with paths still
+    /// failed it holds them until its checker has reinstated them (seconds), like a NIC that is up again.
+    @Test func multipathdBackResolvesOnceItsPathsAreBack() {
+        var host = LabHost(luns: 2)
+        host.snapshot.multipathdRunning = false
+        let alone = alerts(host)
+        host.snapshot.multipathdRunning = true
+        func after(_ firing: [AlertCandidate]) -> [String] {
+            AlertGrouping.candidates(model.findings(host.snapshot), snapshot: host.snapshot, model: model, firing: firing).map(\.key)
+        }
+        #expect(after(alone) == [])
+
+        host.snapshot.multipathdRunning = false
+        host.failInDM(["sdb"])
+        let down = alerts(host)
+        host.snapshot.multipathdRunning = true
+        #expect(after(down) == ["multipathd-down:multipathd"])
+        host.failInDM([])
+        for m in host.snapshot.maps.indices {
+            for p in host.snapshot.maps[m].groups[0].paths.indices { host.snapshot.maps[m].groups[0].paths[p].kernelState = .active }
+        }
+        #expect(after(down) == [])
+    }
+
     @Test func mapsOfOtherArraysGetNoExpectedCount() {
         var host = LabHost(luns: 1)
         host.snapshot.maps.append(MultipathMap(name: "hitachi0", wwid: "360060e8", groups: [PathGroup(state: .active, paths: [MapPath(majorMinor: "65:0", kernelState: .active)])]))
@@ -250,5 +310,30 @@ func alerts(_ host: LabHost) -> [AlertCandidate] {
         #expect(table.contains("iface1  ini1"))
         #expect(table.contains("10.9.0.1  22    up"))
         #expect(table.contains("WARNING session-down: iSCSI session 1 to 198.51.100.2:3260"))
+    }
+
+    /// A stopped multipathd shows in the table, the JSON and Nagios (CRITICAL, exit 2).
+    @Test func multipathdNotRunningShowsEverywhere() {
+        var host = LabHost(luns: 2)
+        host.snapshot.multipathdRunning = false
+        let report = StatusReport(model: model, snapshot: host.snapshot, findings: model.findings(host.snapshot))
+        let table = report.table()
+        #expect(table.hasPrefix("sanpath status (equallogic nc): CRITICAL · 2 map(s), 4/4 paths up, 2/2 sessions logged in, SAN hosts 2/2 up, multipathd not running\n"))
+        #expect(table.contains("CRITICAL multipathd-down: multipathd is not running"))
+        let json = report.json()
+        #expect(json.contains("\"multipathdRunning\" : false"))
+        #expect(json.contains("\"kind\" : \"multipathd-down\""))
+        let nagios = NagiosReport(report, thresholds: .init())
+        #expect(nagios.exitCode == 2)
+        #expect(nagios.output.hasPrefix("SANPATH CRITICAL - multipathd is not running"))
+    }
+
+    /// Not asked is not down: no finding, no header note, null in the JSON.
+    @Test func multipathdUnknownIsNotDown() {
+        let host = LabHost(luns: 2)
+        let report = StatusReport(model: model, snapshot: host.snapshot, findings: model.findings(host.snapshot))
+        #expect(!report.table().contains("multipathd"))
+        #expect(!report.json().contains("multipathdRunning\" : false"))
+        #expect(NagiosReport(report, thresholds: .init()).exitCode == 0)
     }
 }
