@@ -96,7 +96,17 @@ enum Corpus {
             }
         }
         if original["etc/iscsi/iscsid.conf"] != nil {
-            #expect(try tree.mode("etc/iscsi/iscsid.conf") == 0o640, "apply must keep the mode")
+            // apply keeps the mode, except that a file holding a CHAP secret is narrowed to 0600, and the plan says so
+            let holdsSecret = String(decoding: applied["etc/iscsi/iscsid.conf"] ?? Data(), as: UTF8.self)
+                .split(whereSeparator: \.isNewline).contains { line in
+                    let setting = line.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+                    return !line.trimmingCharacters(in: .whitespaces).hasPrefix("#") && setting.count == 2
+                        && setting[0].contains(".auth.password") && !setting[1].isEmpty
+                }
+            #expect(try tree.mode("etc/iscsi/iscsid.conf") == (holdsSecret ? 0o600 : 0o640), "\(name): apply must keep the mode")
+            #expect(
+                apply.stdout.contains("is mode 0640 and will hold a CHAP secret: apply narrows it to 0600 (owner kept)") == holdsSecret,
+                "\(name): the plan must say when apply narrows the mode")
         }
 
         let rollback = try SanpathBinary.run(["rollback", "--root", tree.root.path])
