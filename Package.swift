@@ -36,13 +36,17 @@ let package = Package(
                 "SanpathCore", "SanpathSite", "SanpathConfig",
                 .product(name: "Mustache", package: "swift-mustache"),
             ]),
-        // Merge policy, plan, apply, rollback; file system and command runner boundaries.
+        // The OS boundaries provisioning and the volume code share: the host's files (atomic
+        // writes, locks, `--root`) and the command runner (swift-subprocess, argv only).
+        .target(
+            name: "SanpathHost",
+            dependencies: ["SanpathCore", .product(name: "Subprocess", package: "swift-subprocess")]),
+        // Merge policy, plan, apply, rollback.
         .target(
             name: "SanpathProvision",
             dependencies: [
-                "SanpathCore", "SanpathSite", "SanpathConfig", "SanpathProfiles",
+                "SanpathCore", "SanpathHost", "SanpathSite", "SanpathConfig", "SanpathProfiles",
                 .product(name: "Logging", package: "swift-log"),
-                .product(name: "Subprocess", package: "swift-subprocess"),
             ]),
         // Health model: snapshot, findings, root-cause grouping, alert state machine, status views. Pure.
         .target(name: "SanpathHealth", dependencies: ["SanpathCore", "SanpathSite"]),
@@ -74,7 +78,7 @@ let package = Package(
         .target(
             name: "SanpathCLI",
             dependencies: [
-                "SanpathCore", "SanpathSite", "SanpathConfig", "SanpathProfiles", "SanpathProvision",
+                "SanpathCore", "SanpathHost", "SanpathSite", "SanpathConfig", "SanpathProfiles", "SanpathProvision",
                 "SanpathHealth", "SanpathSystem", "SanpathDaemon",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -91,10 +95,12 @@ let package = Package(
             dependencies: ["SanpathConfig", .product(name: "PropertyBased", package: "swift-property-based")],
             resources: [.copy("Fixtures")]),
         .testTarget(name: "SanpathProfilesTests", dependencies: ["SanpathProfiles"]),
+        // Fakes of the OS boundaries, for tests only (never in the product).
+        .target(name: "SanpathTestSupport", dependencies: ["SanpathCore", "SanpathHost"], path: "Tests/SanpathTestSupport"),
         .testTarget(
             name: "SanpathProvisionTests",
             dependencies: [
-                "SanpathProvision", .product(name: "PropertyBased", package: "swift-property-based"),
+                "SanpathProvision", "SanpathTestSupport", .product(name: "PropertyBased", package: "swift-property-based"),
             ]),
         .testTarget(name: "SanpathHealthTests", dependencies: ["SanpathHealth"]),
         .testTarget(name: "SanpathSystemTests", dependencies: ["SanpathSystem"], resources: [.copy("Fixtures")]),

@@ -5,6 +5,7 @@ import SanpathConfig
 import SanpathCore
 import SanpathDaemon
 import SanpathHealth
+import SanpathHost
 import SanpathProfiles
 import SanpathProvision
 import SanpathSite

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import SanpathConfig
 import SanpathCore
+import SanpathHost
 import SanpathProfiles
 import SanpathProvision
 import SanpathSite

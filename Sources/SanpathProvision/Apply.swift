@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import SanpathConfig
 import SanpathCore
+import SanpathHost
 import SanpathProfiles
 
 /// What `apply` left on disk so that `rollback` can undo it: one JSON file per apply under

@@ -1,5 +1,6 @@
 import SanpathConfig
 import SanpathCore
+import SanpathHost
 
 /// A LUN of the array that this host sees, and whether it reports ALUA.
 public struct VisibleLUN: Sendable, Hashable {

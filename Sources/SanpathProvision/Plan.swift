@@ -1,5 +1,6 @@
 import SanpathConfig
 import SanpathCore
+import SanpathHost
 import SanpathProfiles
 import SanpathSite
 

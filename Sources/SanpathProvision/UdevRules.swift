@@ -1,3 +1,4 @@
+import SanpathHost
 import SanpathProfiles
 
 /// The host's udev rule order, read from its rule directories.

@@ -1,33 +1,13 @@
 import Foundation
 import Logging
 import SanpathCore
+import SanpathHost
 import SanpathProfiles
 import SanpathProvision
 import SanpathSite
+import SanpathTestSupport
 import Synchronization
 import Testing
-
-/// Runs nothing: answers each argv from a table (exit 0 and no output when it has none) and
-/// remembers every argv, in order.
-final class FakeCommandRunner: CommandRunner {
-    private let replies: [[String]: CommandResult]
-    private let log = Mutex<[[String]]>([])
-
-    /// `multipathd show daemon` answers as a running multipathd unless `replies` says otherwise.
-    init(_ replies: [[String]: CommandResult] = [:]) {
-        var all = [["multipathd", "show", "daemon"]: CommandResult(status: 0, stdout: "pid 415 idle\n", stderr: "")]
-        all.merge(replies) { _, new in new }
-        self.replies = all
-    }
-
-    /// Every argv run, in order.
-    var argvs: [[String]] { log.withLock { $0 } }
-
-    func run(_ argv: [String], timeoutSeconds: Double) async throws(SanpathError) -> CommandResult {
-        log.withLock { $0.append(argv) }
-        return replies[argv] ?? CommandResult(status: 0, stdout: "", stderr: "")
-    }
-}
 
 /// A host tree in a temp directory, planned and applied through the real rooted file system.
 struct TempHost: ~Copyable {

@@ -1,6 +1,8 @@
 import Foundation
 import SanpathCore
+import SanpathHost
 import SanpathProvision
+import SanpathTestSupport
 import Testing
 
 /// EqualLogic hosts with two iSCSI NICs get the ARP sysctl file; on a live host apply loads it.
