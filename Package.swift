@@ -21,6 +21,9 @@ let package = Package(
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.20.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.0.0"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
+        .package(url: "https://github.com/adam-fowler/compress-nio", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.40.0"),
+        .package(url: "https://github.com/apple/swift-system", from: "1.4.0"),
     ],
     targets: [
         // Source locations, diagnostics, lossless lines, secret redaction, the site-file TOML subset.
@@ -73,6 +76,17 @@ let package = Package(
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "GRDB", package: "GRDB.swift"),
+            ]),
+        // Trace: Eucalyptus log lines (both layouts), a volume's flow and hops, the verdict and its cause. Pure.
+        .target(name: "SanpathTrace", dependencies: ["SanpathCore"]),
+        // Trace's log files: read(2) in chunks, gzip streamed (compress-nio), rotations found.
+        .target(
+            name: "SanpathTraceLogs",
+            dependencies: [
+                "SanpathCore", "SanpathTrace",
+                .product(name: "CompressNIO", package: "compress-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "SystemPackage", package: "swift-system"),
             ]),
         // Command types (one per verb); tested by running the built binary.
         .target(
