@@ -65,6 +65,14 @@ let package = Package(
                 "SanpathCore", "SanpathSite", "SanpathConfig", "SanpathHealth", "CLibDevmapper", "CLibUdev", "CSanpathShims",
                 .product(name: "Logging", package: "swift-log"),
             ]),
+        // Volumes on NC hosts: attach over every bound path, two-phase detach, list; the
+        // decisions are pure (VolumeDecisions), the rest acts through the OS boundaries.
+        .target(
+            name: "SanpathVolume",
+            dependencies: [
+                "SanpathCore", "SanpathHost", "SanpathSite", "SanpathConfig", "SanpathHealth", "SanpathSystem", "SanpathProvision",
+                .product(name: "Logging", package: "swift-log"),
+            ]),
         // The daemon: services, sinks, outbox, HTTP (metrics, status, healthz), sd_notify, config.
         .target(
             name: "SanpathDaemon",
@@ -93,7 +101,7 @@ let package = Package(
             name: "SanpathCLI",
             dependencies: [
                 "SanpathCore", "SanpathHost", "SanpathSite", "SanpathConfig", "SanpathProfiles", "SanpathProvision",
-                "SanpathHealth", "SanpathSystem", "SanpathDaemon",
+                "SanpathHealth", "SanpathSystem", "SanpathDaemon", "SanpathVolume",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
@@ -117,6 +125,7 @@ let package = Package(
                 "SanpathProvision", "SanpathTestSupport", .product(name: "PropertyBased", package: "swift-property-based"),
             ]),
         .testTarget(name: "SanpathHealthTests", dependencies: ["SanpathHealth"]),
+        .testTarget(name: "SanpathVolumeTests", dependencies: ["SanpathVolume", "SanpathTestSupport"]),
         .testTarget(name: "SanpathSystemTests", dependencies: ["SanpathSystem"], resources: [.copy("Fixtures")]),
         .testTarget(
             name: "SanpathDaemonTests",

@@ -27,6 +27,7 @@ public struct SanpathCommand: AsyncParsableCommand {
         version: "0.1.0",
         subcommands: [
             RenderCommand.self, PlanCommand.self, ApplyCommand.self, RollbackCommand.self, StatusCommand.self, MonitorCommand.self,
+            VolumeCommand.self,
         ]
     )
 

@@ -151,7 +151,7 @@ public struct SysfsReader: Sendable {
     /// The trimmed contents of a sysfs attribute, or nil when it is missing or unreadable.
     /// The full scan reads a thousand of these at 64 LUNs: one open, one read (a sysfs attribute
     /// comes whole in the first read when it fits the page), one close, no Foundation.
-    func value(of relative: String) -> String? {
+    public func value(of relative: String) -> String? {
         let fd = open(path(relative), O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { return nil }
         defer { close(fd) }
@@ -188,7 +188,7 @@ public struct SysfsReader: Sendable {
     }
 
     /// Where a symbolic link points (its text, as `readlink` gives it), or nil when it is no link.
-    func linkTarget(_ relative: String) -> String? {
+    public func linkTarget(_ relative: String) -> String? {
         withUnsafeTemporaryAllocation(of: CChar.self, capacity: 4096) { buffer in
             let count = readlink(path(relative), buffer.baseAddress!, 4096)
             guard count > 0, count < 4096 else { return nil }
@@ -197,7 +197,7 @@ public struct SysfsReader: Sendable {
     }
 
     /// Names in a folder; empty when it is missing.
-    func entries(of relative: String) -> [String] {
+    public func entries(of relative: String) -> [String] {
         (try? FileManager.default.contentsOfDirectory(atPath: path(relative))) ?? []
     }
 
@@ -208,7 +208,8 @@ public struct SysfsReader: Sendable {
         return String(cString: real)
     }
 
-    func path(_ relative: String) -> String { root == "/" ? "/\(relative)" : "\(root)/\(relative)" }
+    /// The real path of a sysfs-relative path (`block/sdb/device/delete`).
+    public func path(_ relative: String) -> String { root == "/" ? "/\(relative)" : "\(root)/\(relative)" }
 
     /// `N` of `prefixN`.
     static func number(after prefix: String, in component: Substring) -> Int? {
@@ -222,7 +223,7 @@ public struct SysfsReader: Sendable {
     }
 
     /// sda < sdb < … < sdz < sdaa, the kernel's naming order.
-    static func kernelOrder(_ a: String, _ b: String) -> Bool {
+    public static func kernelOrder(_ a: String, _ b: String) -> Bool {
         a.count != b.count ? a.count < b.count : a < b
     }
 }

@@ -1,0 +1,243 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+import Logging
+import Synchronization
+import SanpathConfig
+import SanpathCore
+import SanpathHealth
+import SanpathHost
+import SanpathSystem
+
+/// Writes one kernel attribute (`/sys/class/scsi_host/hostH/scan`, `…/device/delete`): a plain
+/// open-write-close, never a temp file and rename. The boundary tests replace.
+public protocol KernelAttributeWriter: Sendable {
+    /// Writes `text` to the attribute at `path` (a real path); throws with the errno's message.
+    func write(_ text: String, to path: String) async throws(SanpathError)
+}
+
+/// The real writer. A write can block for as long as the kernel's operation (a scan waits for
+/// the LUN's INQUIRY), so it runs on its own thread, and the caller bounds it.
+public struct SysfsAttributeWriter: KernelAttributeWriter {
+    /// Creates the writer.
+    public init() {}
+
+    public func write(_ text: String, to path: String) async throws(SanpathError) {
+        let result: Int32 = await withCheckedContinuation { continuation in
+            Thread {
+                let fd = open(path, O_WRONLY | O_CLOEXEC)
+                guard fd >= 0 else { return continuation.resume(returning: errno) }
+                defer { close(fd) }
+                let bytes = Array(text.utf8)
+                let written = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+                continuation.resume(returning: written == bytes.count ? 0 : errno)
+            }.start()
+        }
+        guard result == 0 else {
+            throw SanpathError(.io, "cannot write '\(text.trimmingWhitespace())' to \(path): \(String(cString: strerror(result)))")
+        }
+    }
+}
+
+/// Everything the volume commands touch on the host, real or under a test root.
+public struct VolumeHost: Sendable {
+    /// sysfs (`/sys`).
+    public var sysfs: SysfsReader
+    /// The host's files (open-iscsi's database, `/proc` is read directly).
+    public var files: any HostFileSystem
+    /// iscsiadm, multipath, dmsetup, udevadm, the unexport program.
+    public var runner: any CommandRunner
+    /// Kernel attribute writes (scan, delete).
+    public var attributes: any KernelAttributeWriter
+    /// Block-device events after udev's rules ran: what every wait wakes on.
+    public var events: any UdevEventSource
+    /// open-iscsi's database (`/etc/iscsi` on Debian, `/var/lib/iscsi` on RHEL).
+    public var iscsiDatabase: String
+    /// Where udev keeps each device's properties (`/run/udev/data`).
+    public var udevData: String
+    /// Where device nodes and links are (`/dev`).
+    public var devRoot: String
+    /// Where processes and mounts are read (`/proc`).
+    public var procRoot: String
+    /// Logger (metadata: path, session, map).
+    public var logger: Logger
+
+    /// Creates a host.
+    public init(
+        sysfs: SysfsReader, files: any HostFileSystem, runner: any CommandRunner, attributes: any KernelAttributeWriter,
+        events: any UdevEventSource, iscsiDatabase: String, udevData: String = "/run/udev/data", devRoot: String = "/dev",
+        procRoot: String = "/proc", logger: Logger
+    ) {
+        self.sysfs = sysfs
+        self.files = files
+        self.runner = runner
+        self.attributes = attributes
+        self.events = events
+        self.iscsiDatabase = iscsiDatabase
+        self.udevData = udevData
+        self.devRoot = devRoot
+        self.procRoot = procRoot
+        self.logger = logger
+    }
+
+    // MARK: open-iscsi's database
+
+    /// The ifaces under `<database>/ifaces`, with the NIC each binds to.
+    public func ifaces() throws(SanpathError) -> [HostIface] {
+        var out: [HostIface] = []
+        for name in files.list("\(iscsiDatabase)/ifaces").sorted() {
+            guard let bytes = try files.read("\(iscsiDatabase)/ifaces/\(name)") else { continue }
+            let conf = ISCSIConf(text: String(decoding: bytes, as: UTF8.self), source: "\(iscsiDatabase)/ifaces/\(name)")
+            let nic = conf.effective("iface.net_ifacename")?.value
+            out.append(HostIface(name: name, nic: nic.flatMap { ["", "<empty>", "default"].contains($0) ? nil : $0 }))
+        }
+        return out
+    }
+
+    /// The node record file of a target, portal and iface (open-iscsi 2.x: `nodes/IQN/ADDR,PORT,TPGT/IFACE`),
+    /// nil when there is none.
+    public func nodeRecord(target: String, portal: PortalAddressText, iface: String) -> String? {
+        let base = "\(iscsiDatabase)/nodes/\(target)"
+        for entry in files.list(base).sorted() where entry.hasPrefix("\(portal.address),\(portal.port),") || entry == "\(portal.address),\(portal.port)" {
+            let folder = "\(base)/\(entry)"
+            if files.isDirectory(folder) {
+                if files.list(folder).contains(iface) { return "\(folder)/\(iface)" }
+            } else if iface == "default" {
+                return folder
+            }
+        }
+        return nil
+    }
+
+    // MARK: sysfs
+
+    /// The SCSI host number of a session (`…/hostH/sessionN`).
+    public func hostNumber(ofSession id: Int) -> Int? {
+        let link = sysfs.linkTarget("class/iscsi_session/session\(id)") ?? ""
+        return link.split(separator: "/").lazy.compactMap { $0.hasPrefix("host") ? Int($0.dropFirst(4)) : nil }.last
+    }
+
+    /// The disk at `H:0:0:LUN` of a session's host, if the kernel has it.
+    public func disk(host: Int, lun: Int) -> String? {
+        sysfs.entries(of: "class/scsi_device/\(host):0:0:\(lun)/device/block").first
+    }
+
+    /// udev's `ID_SERIAL` of a disk (what multipath-tools takes as its WWID), once udev ran its rules.
+    public func udevSerial(of disk: String) -> String? {
+        guard let majorMinor = sysfs.value(of: "block/\(disk)/dev"),
+            let data = try? String(contentsOfFile: "\(udevData)/b\(majorMinor)", encoding: .utf8)
+        else { return nil }
+        return data.split(separator: "\n").first { $0.hasPrefix("E:ID_SERIAL=") }.map { String($0.dropFirst("E:ID_SERIAL=".count)) }
+    }
+
+    /// The dm-multipath map holding a disk: its kernel name (`dm-3`) and WWID (dm uuid `mpath-<wwid>`).
+    public func holdingMap(of disk: String) -> (device: String, wwid: String)? {
+        for holder in sysfs.entries(of: "block/\(disk)/holders").sorted() {
+            if let uuid = sysfs.value(of: "block/\(holder)/dm/uuid"), uuid.hasPrefix("mpath-") {
+                return (holder, String(uuid.dropFirst("mpath-".count)))
+            }
+        }
+        return nil
+    }
+
+    /// Every dm-multipath map: kernel name, dm name and WWID.
+    public func maps() -> [(device: String, name: String, wwid: String)] {
+        sysfs.entries(of: "block").filter { $0.hasPrefix("dm-") }.sorted(by: SysfsReader.kernelOrder).compactMap { device in
+            guard let uuid = sysfs.value(of: "block/\(device)/dm/uuid"), uuid.hasPrefix("mpath-") else { return nil }
+            return (device, sysfs.value(of: "block/\(device)/dm/name") ?? device, String(uuid.dropFirst("mpath-".count)))
+        }
+    }
+
+    /// Whether `/dev/disk/by-id/dm-uuid-mpath-<wwid>` exists (udev made the link).
+    public func deviceLinkExists(wwid: String) -> Bool {
+        FileManager.default.fileExists(atPath: "\(devRoot)/disk/by-id/dm-uuid-mpath-\(wwid)")
+    }
+
+    // MARK: waiting
+
+    /// Starts listening to block-device events now, before the action whose result is waited
+    /// for, so no event is missed.
+    public func listen() -> EventWaker { EventWaker(events: events.events()) }
+}
+
+/// A value behind a lock that closures and tasks can share.
+final class Locked<Value: Sendable>: Sendable {
+    private let mutex: Mutex<Value>
+    init(_ value: Value) { mutex = Mutex(value) }
+    func withLock<R: Sendable>(_ body: (inout sending Value) -> sending R) -> R { mutex.withLock(body) }
+}
+
+/// Wakes waiters on each block-device event. Checks run again after every event and at least
+/// once a second (a missed event costs a second, never the wait).
+public final class EventWaker: Sendable {
+    private let waiters = Locked<(next: Int, pending: [Int: CheckedContinuation<Void, Never>])>((0, [:]))
+    private let reader: Task<Void, Never>
+
+    init(events: AsyncStream<UdevStreamItem>) {
+        let waiters = self.waiters
+        reader = Task {
+            for await _ in events {
+                let woken = waiters.withLock { state in
+                    let all = Array(state.pending.values)
+                    state.pending.removeAll()
+                    return all
+                }
+                for continuation in woken { continuation.resume() }
+            }
+        }
+    }
+
+    deinit { reader.cancel() }
+
+    /// Stops listening.
+    public func stop() { reader.cancel() }
+
+    /// Returns at the next event or after `timeout`, whichever comes first.
+    func nextEvent(timeout: Duration) async {
+        let waiters = self.waiters
+        let timer = Locked<Task<Void, Never>?>(nil)
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let id = waiters.withLock { state in
+                state.next += 1
+                state.pending[state.next] = continuation
+                return state.next
+            }
+            let task = Task {
+                try? await Task.sleep(for: timeout)
+                waiters.withLock { $0.pending.removeValue(forKey: id) }?.resume()
+            }
+            timer.withLock { $0 = task }
+        }
+        timer.withLock { $0 }?.cancel()
+    }
+
+    /// Checks `condition` now and after each event until it gives a value or `seconds` passed.
+    public func wait<T: Sendable>(upTo seconds: Double, until condition: () -> T?) async -> T? {
+        if let value = condition() { return value }
+        let clock = ContinuousClock()
+        let deadline = clock.now.advanced(by: .milliseconds(Int(seconds * 1000)))
+        while clock.now < deadline {
+            await nextEvent(timeout: min(clock.now.duration(to: deadline), .seconds(1)))
+            if let value = condition() { return value }
+        }
+        return nil
+    }
+}
+
+/// A portal as open-iscsi's record folders name it: address (a literal) and port.
+public struct PortalAddressText: Sendable, Hashable, CustomStringConvertible {
+    /// The address iscsiadm and sysfs use.
+    public var address: String
+    /// The port.
+    public var port: Int
+
+    /// Creates it.
+    public init(address: String, port: Int) {
+        self.address = address
+        self.port = port
+    }
+
+    /// `address:port`, brackets for IPv6, as iscsiadm's `-p` takes it.
+    public var description: String { address.contains(":") ? "[\(address)]:\(port)" : "\(address):\(port)" }
+}
