@@ -10,6 +10,8 @@
 #   c. SAN host 192.0.2.10 dropped by nftables: san-host-unreachable (warning) and
 #      san-host-failover to .11; traffic back: san-host-unreachable resolves
 #   f. `sanpath status --format nagios`: 0 healthy, 1 with one path of each map down, 2 with none
+#   h. multipathd killed (kill -9): ONE alert, multipathd-down (critical), no path/map/session
+#      alerts two resyncs later; nagios CRITICAL; multipathd started again: resolved, nothing else
 #   d. the webhook received every alert event the daemon printed on stdout (same ids)
 #   e. /metrics is saved as metrics-*.prom; the host checks them with `promtool check metrics`
 #      (scenarios/monitor-alerts.host, run by run-suite after the guest)
@@ -147,9 +149,34 @@ step "f. all disks running again"
 check "f. every path alert resolves once the disks run again (only the failover of c stays)" \
   wait_for 60 '[ "$(mon_firing)" = "san-host-failover:$SAN_HOST_B" ]'
 
+# ---- h. multipathd killed
+wait_for 60 "maps_ready $n"
+mark=$(mon_mark)
+mpd=$(pidof multipathd)
+step "h. kill -9 multipathd (pid $mpd)"
+kill -9 $mpd
+t0=$(now)
+md_alert='.kind == "multipathd-down" and .alertKey == "multipathd-down:multipathd"'
+check "h. multipathd-down fires (critical) when multipathd is killed" mon_wait "$mark" ".state == \"firing\" and $md_alert and .severity == \"critical\"" 40
+step "h. multipathd-down fired after $(since "$t0") s"
+sleep 21  # two resyncs with multipathd gone
+http_get status > "$OUT/status-multipathd-down.json"
+check "h. exactly ONE alert while multipathd is down, two resyncs later (no path, map or session alert)" \
+  bash -c "[ \"\$(mon_count $mark)\" = 1 ]; rc=\$?; tail -n +$((mark + 1)) '$MON_EVENTS'; exit \$rc"
+expect_rc 2 nagios-multipathd-down.txt "h. status --format nagios: CRITICAL with multipathd down" nagios
+check "h. multipathd started again" lab_multipathd_start
+t0=$(now)
+check "h. multipathd-down resolves when multipathd answers again" mon_wait "$mark" ".state == \"resolved\" and $md_alert" 60
+step "h. multipathd-down resolved after $(since "$t0") s"
+wait_for 60 "maps_ready $n"
+sleep 11  # a resync with multipathd back
+check "h. two events in all: firing and resolved of multipathd-down, nothing else on the way or after" \
+  bash -c "[ \"\$(mon_count $mark)\" = 2 ] && [ \"\$(mon_count $mark '$md_alert')\" = 2 ]; rc=\$?; tail -n +$((mark + 1)) '$MON_EVENTS'; exit \$rc"
+check "h. only the failover of c still firing" bash -c "mon_firing; [ \"\$(mon_firing)\" = 'san-host-failover:$SAN_HOST_B' ]"
+
 # ---- d, e, g
-check "d. stdout has the kinds of every part: path-lost, nic-down, san-host-unreachable, san-host-failover" \
-  bash -c "for k in path-lost nic-down san-host-unreachable san-host-failover; do jq -r .kind '$MON_EVENTS' | grep -qx \$k || { echo \"no \$k\"; exit 1; }; done"
+check "d. stdout has the kinds of every part: path-lost, nic-down, san-host-unreachable, san-host-failover, multipathd-down" \
+  bash -c "for k in path-lost nic-down san-host-unreachable san-host-failover multipathd-down; do jq -r .kind '$MON_EVENTS' | grep -qx \$k || { echo \"no \$k\"; exit 1; }; done"
 ids_out() { jq -r .id "$MON_EVENTS" | sort -u; }
 ids_rx() { cut -d' ' -f2- "$RX_FILE" | jq -r .id | sort -u; }
 wait_for 30 '[ "$(ids_out)" = "$(ids_rx)" ]'
