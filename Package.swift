@@ -77,7 +77,7 @@ let package = Package(
         .target(
             name: "SanpathDaemon",
             dependencies: [
-                "SanpathCore", "SanpathSite", "SanpathHealth", "SanpathSystem",
+                "SanpathCore", "SanpathHost", "SanpathSite", "SanpathHealth", "SanpathSystem",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Hummingbird", package: "hummingbird"),

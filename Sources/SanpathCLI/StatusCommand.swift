@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import SanpathCore
 import SanpathHealth
+import SanpathHost
 import SanpathProfiles
 import SanpathSite
 import SanpathSystem
@@ -66,7 +67,8 @@ struct StatusCommand: AsyncParsableCommand {
         let logger = CommandContext.logger(verbose: common.verbose)
         do {
             let resolved = try site.load(root: root)
-            let model = HealthModel(site: resolved)
+            let model = HealthModel(
+                site: resolved, portalAddresses: AddressResolver.addresses(ofNames: resolved.paths.map(\.portal.host)))
             var snapshot = try await collect(logger: logger)
             if root == nil, !noProbe, !resolved.sanHosts.isEmpty {
                 let port = (try? common.profiles().metadata(for: resolved.vendor).managementPort) ?? 443

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import SanpathHealth
+import SanpathHost
 import SanpathSite
 import SanpathSystem
 
@@ -78,7 +79,7 @@ public actor MonitorEngine {
         sanHostPort: @escaping @Sendable (SANHost) -> Int, restored: [AlertStateMachine.Firing] = [], logger: Logger,
         monotonic: @escaping @Sendable () -> Double = MonitorEngine.monotonicNow
     ) {
-        self.model = HealthModel(site: site)
+        self.model = HealthModel(site: site, portalAddresses: AddressResolver.addresses(ofNames: site.paths.map(\.portal.host)))
         self.machine = AlertStateMachine(policy: policy, restored: restored)
         self.source = source
         self.dispatcher = dispatcher
@@ -270,7 +271,7 @@ public actor MonitorEngine {
 
     /// Replaces the site and policy (SIGHUP) and evaluates.
     public func reload(site: Site, policy: AlertPolicy) async {
-        model = HealthModel(site: site)
+        model = HealthModel(site: site, portalAddresses: AddressResolver.addresses(ofNames: site.paths.map(\.portal.host)))
         machine.policy = policy
         await fullScan()
     }

@@ -75,14 +75,25 @@ public struct HealthModel: Sendable {
     /// How long Eucalyptus skips a SAN host after a failure.
     public var sanHostFailureMemory: TimeInterval = 300
 
+    /// The addresses each portal host name of the site resolves to (sysfs reports sessions by
+    /// address only); a literal address, or a name missing here, stands for itself.
+    public var portalAddresses: [String: [String]]
+
     /// Creates the model.
-    public init(site: Site, probeFailures: Int = 2) {
+    public init(site: Site, probeFailures: Int = 2, portalAddresses: [String: [String]] = [:]) {
         self.site = site
         self.probeFailures = probeFailures
+        self.portalAddresses = portalAddresses
     }
 
-    /// Site portals as `address:port` strings.
-    var sitePortals: Set<String> { Set(site.paths.map(\.portal.description)) }
+    /// Site portals as `address:port` strings, host names resolved.
+    var sitePortals: Set<String> {
+        Set(site.paths.flatMap { path in
+            (portalAddresses[path.portal.host].flatMap { $0.isEmpty ? nil : $0 } ?? [path.portal.host]).map {
+                PortalAddress(host: $0, port: path.portal.port).description
+            }
+        })
+    }
 
     /// A path of a map described with its session, iface, NIC and portal.
     public func pathRef(_ path: MapPath, map: MultipathMap, in snapshot: Snapshot) -> PathRef {

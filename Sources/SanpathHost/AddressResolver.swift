@@ -29,6 +29,13 @@ public enum AddressResolver {
         return out
     }
 
+    /// The addresses of each host name among `hosts` (literals are left out: they stand for themselves).
+    public static func addresses(ofNames hosts: [String]) -> [String: [String]] {
+        var out: [String: [String]] = [:]
+        for host in hosts where !isLiteral(host) && out[host] == nil { out[host] = addresses(of: host) }
+        return out
+    }
+
     /// Whether `host` is already an IPv4 or IPv6 literal.
     public static func isLiteral(_ host: String) -> Bool {
         var v4 = in_addr()

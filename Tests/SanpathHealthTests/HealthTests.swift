@@ -1,5 +1,6 @@
 import Foundation
 import SanpathHealth
+import SanpathSite
 import Testing
 
 let model = HealthModel(site: LabHost.site)
@@ -335,5 +336,28 @@ func alerts(_ host: LabHost) -> [AlertCandidate] {
         #expect(!report.table().contains("multipathd"))
         #expect(!report.json().contains("multipathdRunning\" : false"))
         #expect(NagiosReport(report, thresholds: .init()).exitCode == 0)
+    }
+}
+
+/// A site may name its portals by host name; sysfs reports sessions by address. With the names
+/// resolved, the maps are the site's and a cut path is an alert; compared as strings, no map
+/// was the site's and nothing was ever reported (the bug this fixes).
+@Suite struct HostNamePortalTests {
+    static let site: Site = {
+        var site = LabHost.site
+        site.paths[0].portal = PortalAddress(host: "san-a.lab.example")
+        site.paths[1].portal = PortalAddress(host: "san-b.lab.example")
+        return site
+    }()
+
+    @Test func aCutPathToAPortalNamedByHostIsAnAlert() {
+        var host = LabHost(luns: 1)
+        host.cut(portal: LabHost.portalB)
+        let resolved = HealthModel(
+            site: Self.site, portalAddresses: ["san-a.lab.example": ["192.0.2.2"], "san-b.lab.example": ["198.51.100.2"]])
+        #expect(resolved.isSiteMap(host.snapshot.maps[0], in: host.snapshot))
+        #expect(AlertGrouping.candidates(resolved.findings(host.snapshot), snapshot: host.snapshot, model: resolved).count == 1)
+        let unresolved = HealthModel(site: Self.site)
+        #expect(!unresolved.isSiteMap(host.snapshot.maps[0], in: host.snapshot))
     }
 }
