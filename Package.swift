@@ -134,6 +134,7 @@ let package = Package(
                 .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ]),
+        .testTarget(name: "SanpathTraceTests", dependencies: ["SanpathTrace", "SanpathTraceLogs"], resources: [.copy("Fixtures")]),
         // Runs the built binary; the corpus of host trees is read in place.
         .testTarget(name: "SanpathCLITests", dependencies: ["sanpath", "SanpathCore", "SanpathConfig"], exclude: ["Corpus"]),
     ]

@@ -242,6 +242,7 @@ public enum StatementTable {
             if rest.hasPrefix("instance shutdown requested") || rest.hasPrefix("termination requested") {
                 return .init(.doDetachVolume, .reached, facts: ["instanceLine": "yes"], opens: true)
             }
+            if rest.hasPrefix("cleaning up state for instance") { return .init(.detached, .reached, facts: ["instanceLine": "yes"]) }
             if rest.hasPrefix("failed to disconnect volume attached to") { return .init(.detached, .failed, facts: ["reason": String(rest)]) }
         }
         return nil

@@ -93,7 +93,7 @@ struct RecordAssembler {
     /// The record being built and the ids it belongs to.
     var pending: (record: LogRecord, subjects: [String])?
     /// The last matching record's ids and thread, for context lines.
-    var opener: (subjects: [String], thread: String?, line: Int)?
+    var opener: (subjects: [String], thread: String?, time: LogTime, line: Int)?
     var lastLine = 0
 
     init(file: LogFile, ids: [String]) {
@@ -117,14 +117,21 @@ struct RecordAssembler {
             position: LogPosition(file: file.path, line: line.number), kind: file.kind, host: file.host)
         var subjects = ids.filter { parsed.message.contains($0) }
         if line.matched, !subjects.isEmpty {
-            opener = (subjects, parsed.thread, line.number)
+            opener = (subjects, parsed.thread, parsed.time, line.number)
             if let thread = parsed.thread, file.kind == .nc { threadSubjects[thread] = subjects }
         } else if file.kind == .nc, parsed.message.contains("scOps="), let thread = parsed.thread {
             subjects = threadSubjects[thread] ?? []
-        } else if let opener, opener.thread == nil || parsed.thread == nil || opener.thread == parsed.thread {
-            subjects = opener.subjects  // an id-less line of the same request (same thread when known)
+        } else if let opener, Self.sameRequest(opener.thread, opener.time, opener.line, parsed.thread, parsed.time, line.number) {
+            subjects = opener.subjects  // an id-less error of the same request
+            self.opener?.line = line.number
         }
         if !subjects.isEmpty { pending = (record, subjects) }
+    }
+
+    /// Same thread when the layout has threads; else the same second, a few lines on (a stack trace between).
+    static func sameRequest(_ thread: String?, _ time: LogTime, _ line: Int, _ otherThread: String?, _ otherTime: LogTime, _ otherLine: Int) -> Bool {
+        if let thread, let otherThread { return thread == otherThread }
+        return time == otherTime && otherLine - line <= 6
     }
 
     mutating func flush() {

@@ -168,13 +168,13 @@ struct OperationBuilder {
             } else {
                 status = .missing
             }
-            let shown = (failures.isEmpty ? reached : failures + reached)
-            let evidence = Self.firstAndLast(shown.sorted { $0.1.time < $1.1.time }.map { Evidence($0.1, $0.0.outcome) })
-                + (status == .missing ? failures.map { Evidence($0.1, $0.0.outcome) } : [])
+            let reachedEvidence = Self.firstAndLast(reached.map { Evidence($0.1, $0.0.outcome) })
+            let failureEvidence = Self.firstFew(failures.map { Evidence($0.1, $0.0.outcome) })
+            let evidence = (reachedEvidence.prefix(1) + failureEvidence + reachedEvidence.dropFirst()).sorted { $0.time < $1.time }
             hops.append(HopTrace(hop: hop, status: status, evidence: evidence))
         }
         // a missing hop before a hop that happened was not stopped there: its line is elsewhere
-        if let lastHappened = hops.lastIndex(where: { $0.status == .seen || $0.status == .failed }) {
+        if let lastHappened = hops.lastIndex(where: { $0.status == .seen }) {
             for index in 0..<lastHappened where hops[index].status == .missing { hops[index].status = .unseen }
         }
         // hops only the NC's DEBUG layout shows, or an NC that was not read, are no finding
@@ -184,6 +184,16 @@ struct OperationBuilder {
         }
         let problem = Causes.diagnose(kind: kind, hops: hops, facts: facts, ncDebug: ncDebug)
         return OperationTrace(kind: kind, start: start, hops: hops, problem: problem, facts: facts, inferred: false)
+    }
+
+    /// Each distinct line once, at most six, and the last one when it repeats (a lap every 10 s
+    /// shows as its first and last line, not twenty).
+    static func firstFew(_ evidence: [Evidence]) -> [Evidence] {
+        var seen = Set<String>()
+        var out: [Evidence] = []
+        for item in evidence where seen.insert(item.text).inserted && out.count < 6 { out.append(item) }
+        if let last = evidence.last, last != out.last, evidence.count > out.count { out.append(last) }
+        return out
     }
 
     static func firstAndLast(_ evidence: [Evidence]) -> [Evidence] {
