@@ -101,7 +101,7 @@ let package = Package(
             name: "SanpathCLI",
             dependencies: [
                 "SanpathCore", "SanpathHost", "SanpathSite", "SanpathConfig", "SanpathProfiles", "SanpathProvision",
-                "SanpathHealth", "SanpathSystem", "SanpathDaemon", "SanpathVolume",
+                "SanpathHealth", "SanpathSystem", "SanpathDaemon", "SanpathVolume", "SanpathTrace", "SanpathTraceLogs",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),

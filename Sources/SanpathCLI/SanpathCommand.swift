@@ -28,6 +28,7 @@ public struct SanpathCommand: AsyncParsableCommand {
         subcommands: [
             RenderCommand.self, PlanCommand.self, ApplyCommand.self, RollbackCommand.self, StatusCommand.self, MonitorCommand.self,
             VolumeCommand.self,
+            TraceCommand.self,
         ]
     )
 
