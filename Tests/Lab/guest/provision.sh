@@ -94,7 +94,8 @@ provision_scenario() {
   dmsetup table > "$OUT/dmsetup-table.txt" 2>&1; dmsetup status > "$OUT/dmsetup-status.txt" 2>&1
   if [ "$vendor" = vnx ]; then
     check "one map per LUN: $n maps, each with 2 paths that dm keeps active" maps_formed "$n"
-    check "VNX on LIO: the profile's emc_clariion checker cannot probe a LIO LUN: every path's checker state is undef, dm keeps it active" vnx_checker_on_lio
+    check "VNX on LIO: the emc_clariion checker (built-in DGC entry) cannot probe a LIO LUN: every path's checker state is undef, dm keeps it active" vnx_checker_on_lio
+    check "VNX: no prio/hardware_handler in the DGC section; detect_prio gives every path of the ALUA LUNs an ALUA-based prio (not the built-in emc)" vnx_prio_detected
   else
     check "one map per LUN: $n maps, each with 2 active/ready paths" maps_ready "$n"
   fi
@@ -106,6 +107,12 @@ provision_scenario() {
     check "$map: multipath -ll shows '$V_ID,$V_PRODUCT'" bash -c "multipath -ll $map | head -1 | grep -qF '$V_ID,$V_PRODUCT'"
     check "$map: features and hardware handler of the $vendor profile" map_features "$vendor" "$map"
     check "$map: path selector of the $vendor profile in the dm table" map_selector "$vendor" "$map"
+    if [ "$vendor" = vnx ]; then
+      check "$map: multipathd uses the profile's no_path_retry (a number of checks; on LIO already counting down: no path is ready for emc_clariion)" \
+        map_npr_profile "$map" countdown
+    else
+      check "$map: multipathd uses the profile's no_path_retry (a number of checks)" map_npr_profile "$map"
+    fi
     if [ "$V_ALUA" = 1 ]; then
       if [ "$vendor" = vnx ]; then
         check "$map: group_by_prio on ALUA: dm has 2 groups; portal A's (optimized) has the higher prio (the group in use: not checked, no checker on LIO)" \
@@ -261,7 +268,11 @@ disks_identity() {
   done
   [ $n -gt 0 ] && return $rc
 }
-# map_features VENDOR MAP: the dm features and hardware handler the profile asks for
+# map_features VENDOR MAP: the dm features and hardware handler the profile asks for. Every
+# profile's no_path_retry is a number of checks now (NC: equallogic 30, netapp 16, vnx 60): while
+# the map has a path, multipathd keeps queue_if_no_path in the table all the same (seen in the
+# lab: '1 queue_if_no_path', netapp '3 queue_if_no_path pg_init_retries 50'); the count only
+# starts once no path is left (field-netapp checks what follows).
 map_features() {
   local head; head=$(multipath -ll "$2" | sed -n 2p); echo "$head"
   case $1 in
@@ -274,8 +285,37 @@ map_selector() {
   local t; t=$(dmsetup table "$2"); echo "$t"
   case $1 in
     netapp|vnx) grep -q 'service-time 0' <<< "$t" ;;
-    equallogic) grep -q 'round-robin 0' <<< "$t" && ! grep -q 'service-time' <<< "$t" ;;
+    # the 2009 Dell guide's "round-robin 0" is gone from the profile: service-time 0 (the profile
+    # says why: the kernel's selectors reset a repeat count above 1 to 1)
+    equallogic) grep -q 'service-time 0' <<< "$t" && ! grep -q 'round-robin' <<< "$t" ;;
   esac
+}
+# map_npr MAP: multipathd's no_path_retry column for MAP (%Q): "16 chk", "off", "queue", "N sec"
+# (counting down once no path is left)
+map_npr() { multipathd show maps raw format '%n %Q' 2>/dev/null | awk -v m="$1" '$1 == m { $1 = ""; sub(/^ /, ""); print }'; }
+# map_npr_profile MAP [countdown]: multipathd uses the no_path_retry of /etc/multipath.conf's
+# device section: "N chk". With "countdown" (VNX on LIO: the emc_clariion checker readies no path,
+# see vnx_checker_on_lio, so multipathd counts the map down at once although dm keeps both paths
+# active) a running countdown of at most N x polling_interval seconds is the profile's value too.
+map_npr_profile() {
+  local want have pi
+  want=$(awk '$1 == "no_path_retry" {print $2}' /etc/multipath.conf | tail -1) have=$(map_npr "$1")
+  pi=$(multipathd show config 2>/dev/null | awk '$1 == "polling_interval" {print $2; exit}')
+  echo "multipath.conf: no_path_retry $want; polling_interval ${pi:-?}; multipathd show maps %Q: $have"
+  [ -n "$want" ] || return 1
+  [ "$have" = "$want chk" ] && return 0
+  [ "${2:-}" = countdown ] && [[ $have =~ ^([0-9]+)\ sec$ ]] && [ "${BASH_REMATCH[1]}" -le $((want * ${pi:-5})) ] &&
+    echo "counting down from $((want * ${pi:-5})) s: multipathd sees no ready path"
+}
+# vnx_prio_detected: the DGC section leaves prio and hardware_handler to the built-in ^DGC entry
+# and detect_prio; every path of an ALUA LUN gets an ALUA-based prio (alua, or sysfs, which reads
+# the ALUA state scsi_dh_alua keeps), autodetected, not the built-in entry's emc
+vnx_prio_detected() {
+  local dev
+  dev=$(awk '/^[ \t]*device[ \t]*\{/ { d = 1 } d { print } d && /^[ \t]*\}/ { d = 0 }' /etc/multipath.conf)
+  grep -E '^[[:space:]]*(prio|prio_args|hardware_handler)[[:space:]]' <<< "$dev" && { echo "the DGC section still sets these"; return 1; }
+  local p; p=$(multipath -v3 -ll 2>&1 | grep -E '^[0-9.]+ \| sd[a-z]+: prio = ' | sed 's/^[0-9.]* | //' | sort -u); echo "$p"
+  [ -n "$p" ] && ! grep -vqE ': prio = (alua|sysfs) \(setting: storage device autodetected\)$' <<< "$p"
 }
 map_groups_alua() {
   local g; g=$(mpath_groups "$1"); echo "$g"
