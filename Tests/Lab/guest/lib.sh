@@ -292,9 +292,18 @@ portal_disks() {
 #   drop     : nftables drops iSCSI traffic to/from the portal (like a dead switch port)
 #   linkdown : the initiator-side veth of that path goes down
 #   offline  : echo offline > /sys/block/sdX/device/state for that path's disks (SCSI layer only)
+#   tgtdrop  : nftables in netns tgt drops the portal's iSCSI traffic (the array side goes silent;
+#              the initiator's links stay up, as when a switch or the array's port dies)
 fail_path() {
   local d t=labfail_${2//./_}
   case $1 in
+    tgtdrop) ip netns exec tgt nft -f - <<EOF
+table inet $t {
+  chain in  { type filter hook input priority 0;  ip daddr $2 tcp dport 3260 drop; }
+  chain out { type filter hook output priority 0; ip saddr $2 tcp sport 3260 drop; }
+}
+EOF
+      ;;
     drop) nft -f - <<EOF
 table inet $t {
   chain out { type filter hook output priority 0; ip daddr $2 tcp dport 3260 drop; }
@@ -311,6 +320,7 @@ restore_path() {
   local d t=labfail_${2//./_}
   case $1 in
     drop) nft delete table inet $t ;;
+    tgtdrop) ip netns exec tgt nft delete table inet $t ;;
     linkdown) if [ "$2" = $PORTAL_A ]; then ip link set ini0 up; else ip link set ini1 up; fi ;;
     offline) for d in $(portal_disks "$2"); do echo running > /sys/block/$d/device/state; done ;;
     *) echo "restore_path: unknown method $1" >&2; return 1 ;;
