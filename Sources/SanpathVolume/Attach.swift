@@ -223,8 +223,10 @@ public struct VolumeAttacher: Sendable {
             progress("\(step.iface) \(step.nic ?? "-") -> \(portal): logging in")
             let result = try await host.runner.run(["iscsiadm"] + node + ["--login"], timeoutSeconds: Double(loginTimeout + 5))
             guard result.succeeded else {
-                let said = (result.stderr + result.stdout).split(separator: "\n").last.map(String.init) ?? "exit \(result.status)"
-                return "login failed: \(said.trimmingWhitespace())"
+                // iscsiadm says why on stderr ("initiator reported error (8 - connection timed out)")
+                let lines = result.stderr.split(separator: "\n").map { String($0).trimmingWhitespace() }.filter { !$0.isEmpty }
+                let said = lines.last { $0.contains("reported error") } ?? lines.last ?? "exit \(result.status)"
+                return "login failed: \(said)"
             }
             return nil
         } catch {

@@ -95,16 +95,18 @@ public struct VolumeHost: Sendable {
         return out
     }
 
-    /// The node record file of a target, portal and iface (open-iscsi 2.x: `nodes/IQN/ADDR,PORT,TPGT/IFACE`),
-    /// nil when there is none.
+    /// The node record file of a target, portal and iface, nil when there is none. open-iscsi 2.x
+    /// keeps a record whose portal group is known as `nodes/IQN/ADDR,PORT,TPGT/IFACE`, and one made
+    /// with `-o new` (group unknown) as the file `nodes/IQN/ADDR,PORT`, its iface inside.
     public func nodeRecord(target: String, portal: PortalAddressText, iface: String) -> String? {
         let base = "\(iscsiDatabase)/nodes/\(target)"
         for entry in files.list(base).sorted() where entry.hasPrefix("\(portal.address),\(portal.port),") || entry == "\(portal.address),\(portal.port)" {
-            let folder = "\(base)/\(entry)"
-            if files.isDirectory(folder) {
-                if files.list(folder).contains(iface) { return "\(folder)/\(iface)" }
-            } else if iface == "default" {
-                return folder
+            let path = "\(base)/\(entry)"
+            if files.isDirectory(path) {
+                if files.list(path).contains(iface) { return "\(path)/\(iface)" }
+            } else if let bytes = try? files.read(path) {
+                let named = ISCSIConf(text: String(decoding: bytes, as: UTF8.self), source: path).effective("iface.iscsi_ifacename")?.value
+                if (named ?? "default") == iface { return path }
             }
         }
         return nil
