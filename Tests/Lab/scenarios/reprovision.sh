@@ -16,9 +16,11 @@ set -uo pipefail
 source /lab/guest/lib.sh
 source /lab/guest/provision.sh   # the check helpers (device_section_live, mpath_conf_clean, ...)
 
-# lines_kept_in_order OLD NEW: every line of OLD is a line of NEW, in the same order
+# lines_kept_in_order OLD NEW [SKIP_ERE]: every line of OLD (but those matching SKIP_ERE) is a line
+# of NEW, in the same order
 lines_kept_in_order() {
-  awk 'NR == FNR { old[++n] = $0; next } i < n && $0 == old[i + 1] { i++ } END { if (i < n) { print "first admin line missing or out of order: " old[i + 1]; exit 1 } print n " admin lines kept" }' "$1" "$2"
+  awk -v skip="${3:-}" 'NR == FNR { if (skip != "" && $0 ~ skip) { s++; next } old[++n] = $0; next } i < n && $0 == old[i + 1] { i++ }
+    END { if (i < n) { print "first admin line missing or out of order: " old[i + 1]; exit 1 } print n " admin lines kept" (s ? ", " s " left out of the comparison" : "") }' "$1" "$2"
 }
 # no_config_complaint LOG: multipathd said nothing about the configuration file or its keywords
 no_config_complaint() {
@@ -30,7 +32,12 @@ blacklist_live() { grep -q '3600508b1001c7a2b9e3f4d5c6b7a8f90' "$1" && grep -q '
 nodes_and_login() { lab_nodes_new equallogic && lab_login equallogic; }
 contains() { [[ $1 == *"$2"* ]]; }
 starts_with() { [[ $1 == "$2"* ]]; }
-no_created_files() { ! ls /etc/iscsi/ifaces/iface0 /etc/iscsi/ifaces/iface1 /etc/udev/rules.d/12-dm-permissions.rules 2>/dev/null | grep .; }
+# no_created_files APPLY_OUTPUT: none of the files apply's plan said it would create exists (ifaces,
+# the udev rule, EqualLogic's sysctl file...), and there were some
+no_created_files() {
+  local created; created=$(awk '/^\/[^ ]* \(create,/ {print $1}' "$1" | sort -u); echo "apply created: $created"
+  [ -n "$created" ] && ! ls $created 2>/dev/null | grep .
+}
 same_owner_mode() { [ "$(stat -c '%U:%G %a' "$1")" = "$(stat -c '%U:%G %a' "$2")" ]; }
 
 ORIG=/var/lib/lab/orig
@@ -98,10 +105,16 @@ check "apply ran multipathd reconfigure" grep -q 'multipathd reconfigure: ok' "$
 cp /etc/multipath.conf "$OUT/multipath.conf.applied"
 diff -u "$ORIG/multipath.conf" /etc/multipath.conf > "$OUT/multipath.conf.diff"
 new=$(cat /etc/multipath.conf)
-check "the admin's HITACHI device block is byte-identical after apply" contains "$new" "$hitachi"
+# since 9d0caf6 apply's lint comments out rr_min_io_rq 100 in the admin's HITACHI section ("does
+# nothing: the kernel resets a repeat count above 1"), although the file's header says sanpath
+# manages only the defaults keys and its own device section; reported to the profile's author
+rr_bug="apply comments out the admin's rr_min_io_rq 100 in the HITACHI section (MultipathLint's dead repeat count, file-wide since 9d0caf6), which sanpath says it does not manage"
+known_bug "$rr_bug" "the admin's HITACHI device block is byte-identical after apply" contains "$new" "$hitachi"
 check "the admin's blacklist block is byte-identical after apply" contains "$new" "$blacklist"
 check "the admin's header comment is byte-identical after apply" starts_with "$new" "$header"
-check "every admin line is still in the file, in order" lines_kept_in_order "$ORIG/multipath.conf" /etc/multipath.conf
+known_bug "$rr_bug" "every admin line is still in the file, in order" lines_kept_in_order "$ORIG/multipath.conf" /etc/multipath.conf
+check "every admin line but HITACHI's rr_min_io_rq is still in the file, in order" \
+  lines_kept_in_order "$ORIG/multipath.conf" /etc/multipath.conf '^[[:space:]]*rr_min_io_rq 100$'
 
 wait_for 10 "tail -n +$((log_mark + 1)) $LAB_LOG/multipathd.log | grep -q 'reconfigure (operator)'"
 tail -n +$((log_mark + 1)) "$LAB_LOG/multipathd.log" > "$OUT/multipathd-after-apply.log"
@@ -130,7 +143,7 @@ expect_rc 0 rollback.txt "sanpath rollback" sanpath rollback
 check "rollback: multipath.conf restored byte for byte" cmp "$ORIG/multipath.conf" /etc/multipath.conf
 check "rollback: iscsid.conf restored byte for byte" cmp "$ORIG/iscsid.conf" /etc/iscsi/iscsid.conf
 check "rollback: owner and mode of multipath.conf kept" same_owner_mode "$ORIG/multipath.conf" /etc/multipath.conf
-check "rollback: the files apply created are gone (ifaces, udev rule)" no_created_files
+check "rollback: the files apply created are gone (ifaces, udev rule, sysctl file)" no_created_files "$OUT/apply.txt"
 wait_for 10 "tail -n +$((log_mark + 1)) $LAB_LOG/multipathd.log | grep -q 'reconfigure (operator)'"
 multipathd show config > "$OUT/show-config-after-rollback.txt" 2>&1
 check "rollback reconfigured multipathd: EQLOGIC section gone, HITACHI still live" \
