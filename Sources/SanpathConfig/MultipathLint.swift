@@ -124,19 +124,16 @@ public enum MultipathLint {
                 out.append(finding)
                 continue
             }
-            if key == "rr_min_io_rq", let count = Int(setting.value), count > 1 {
+            // the kernel resets a repeat count above 1: said here for any section; the profile's own
+            // device section has it commented out by the merge ([device_unset])
+            if key == "rr_min_io_rq" || key == "rr_min_io", let count = Int(setting.value), count > 1 {
                 out.append(
-                    commentOut(
-                        conf, setting, section: label,
-                        reason: "rr_min_io_rq \(count) does nothing: the kernel's path selectors reset a repeat count above 1 to 1 and warn \"repeat_count > 1 is deprecated, using 1 instead\" (dm-round-robin.c, dm-service-time.c, dm-queue-length.c)"))
-                continue
-            }
-            if key == "rr_min_io", let count = Int(setting.value), count > 1 {
-                out.append(
-                    commentOut(
-                        conf, setting, section: label,
-                        reason: "rr_min_io \(count) does nothing: it applies only to bio-based maps (request-based is the kernel's default), and the kernel's path selectors reset a repeat count above 1 to 1 anyway"))
-                continue
+                    MultipathFinding(
+                        diagnostic: Diagnostic(
+                            .warning, at: conf.location(line: setting.line, column: setting.valueColumn),
+                            "\(key) \(count) does nothing: the kernel's path selectors reset a repeat count above 1 to 1 and warn \"repeat_count > 1 is deprecated, using 1 instead\" (dm-round-robin.c, dm-service-time.c, dm-queue-length.c)",
+                            text: "\(key) \(setting.value)"),
+                        edits: [], changes: []))
             }
             if key == "devnode", scope == "blacklist", let name = kernelDiskNameMatched(by: setting.value) {
                 out.append(
