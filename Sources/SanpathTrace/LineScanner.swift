@@ -13,7 +13,7 @@ public struct ScannedLine: Sendable, Hashable {
 /// `grep -n -A N -e … -e …`: the bytes are searched where they lie, only kept lines are copied,
 /// so memory stays flat in the size of the file.
 public struct LineScanner: Sendable {
-    let needles: [[UInt8]]
+    var needles: [[UInt8]]
     let afterContext: Int
     /// Line number of the first byte not yet consumed.
     var lineNumber = 1
@@ -28,8 +28,9 @@ public struct LineScanner: Sendable {
         self.afterContext = afterContext
     }
 
-    /// Consumes one chunk; calls `keep` for every kept line that ends in it.
-    public mutating func feed(_ chunk: UnsafeRawBufferPointer, keep: (ScannedLine) -> Void) {
+    /// Consumes one chunk; calls `keep` for every kept line that ends in it. `keep` may return a
+    /// needle to look for from the next line on (the NC's thread of a matching line).
+    public mutating func feed(_ chunk: UnsafeRawBufferPointer, keep: (ScannedLine) -> String?) {
         let end = chunk.count
         guard end > 0 else { return }
         guard let firstNL = ByteSearch.firstNewline(in: chunk, from: 0, to: end) else {
@@ -50,7 +51,7 @@ public struct LineScanner: Sendable {
     }
 
     /// Ends the stream: a last line without `\n` is still a line.
-    public mutating func finish(keep: (ScannedLine) -> Void) {
+    public mutating func finish(keep: (ScannedLine) -> String?) {
         guard !carry.isEmpty else { return }
         let line = carry
         carry.removeAll()
@@ -58,17 +59,20 @@ public struct LineScanner: Sendable {
     }
 
     /// One whole line (without its `\n`) at `from..<to`.
-    mutating func one(in bytes: UnsafeRawBufferPointer, from: Int, to: Int, keep: (ScannedLine) -> Void) {
+    mutating func one(in bytes: UnsafeRawBufferPointer, from: Int, to: Int, keep: (ScannedLine) -> String?) {
         let matched = needles.contains { ByteSearch.firstIndex(of: $0, in: bytes, from: from, to: to) != nil }
         if matched || contextLeft > 0 {
-            keep(ScannedLine(number: lineNumber, text: Self.text(bytes, from, to), matched: matched))
+            if let needle = keep(ScannedLine(number: lineNumber, text: Self.text(bytes, from, to), matched: matched)) {
+                let added = Array(needle.utf8)
+                if !needles.contains(added) { needles.append(added) }
+            }
             contextLeft = matched ? afterContext : contextLeft - 1
         }
         lineNumber += 1
     }
 
     /// Complete lines at `from..<to` (`to` just past a `\n`).
-    mutating func lines(in bytes: UnsafeRawBufferPointer, from: Int, to: Int, keep: (ScannedLine) -> Void) {
+    mutating func lines(in bytes: UnsafeRawBufferPointer, from: Int, to: Int, keep: (ScannedLine) -> String?) {
         var position = from
         // the next match of each needle at or after `position`, found once and reused
         var next = needles.map { ByteSearch.firstIndex(of: $0, in: bytes, from: from, to: to) ?? Int.max }
@@ -79,6 +83,7 @@ public struct LineScanner: Sendable {
                 position = lineEnd + 1
                 continue
             }
+            while next.count < needles.count { next.append(-1) }  // a needle added by `keep`
             for k in next.indices where next[k] < position {
                 next[k] = ByteSearch.firstIndex(of: needles[k], in: bytes, from: position, to: to) ?? Int.max
             }

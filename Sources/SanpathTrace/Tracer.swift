@@ -1,3 +1,4 @@
+import Foundation
 import SanpathCore
 
 /// Reads the logs once for every id of a trace and builds each volume's flow.
@@ -51,20 +52,39 @@ public struct Tracer: Sendable {
     }
 
     /// Streams every file once, keeping the lines that mention an id and the lines right after them.
+    /// Hosts are read side by side (one core each); one host's files in order, oldest first.
     public func read(_ files: [LogFile], ids: [String]) throws(SanpathError) -> Reading {
+        let hosts = Dictionary(grouping: files, by: \.host).sorted { $0.key < $1.key }.map { $0.value.sorted(by: LogFile.readingOrder) }
+        let results = HostResults(count: hosts.count)
+        DispatchQueue.concurrentPerform(iterations: hosts.count) { index in
+            do throws(SanpathError) {
+                results.set(index, .success(try readHost(hosts[index], ids: ids)))
+            } catch {
+                results.set(index, .failure(error))
+            }
+        }
         var reading = Reading()
         reading.files = files
+        for result in results.all() {
+            let part = try result.get()
+            for (id, records) in part.records { reading.records[id, default: []] += records }
+            reading.ncRead = reading.ncRead || part.ncRead
+            reading.ncDebug = reading.ncDebug || part.ncDebug
+            reading.cloudHosts.formUnion(part.cloudHosts)
+        }
+        return reading
+    }
+
+    /// One host's files, oldest first.
+    func readHost(_ files: [LogFile], ids: [String]) throws(SanpathError) -> Reading {
+        var reading = Reading()
         // the NC's scClientCall "done" line names no volume: it is kept by the thread of the volume's line
         var threadSubjects: [String: [String]] = [:]
-        var currentHost = ""
-        for file in files.sorted(by: LogFile.readingOrder) {
-            if file.host != currentHost {
-                threadSubjects = [:]
-                currentHost = file.host
-            }
+        for file in files {
             var assembler = RecordAssembler(file: file, ids: ids)
             assembler.threadSubjects = threadSubjects
-            var scanner = LineScanner(needles: ids + (file.kind == .nc ? ["scOps="] : []), afterContext: afterContext)
+            // the thread's scClientCall lines are looked for once a line of the volume names the thread
+            var scanner = LineScanner(needles: ids + threadSubjects.keys.map { " \($0) scClientCall " }, afterContext: afterContext)
             try source.read(file) { (chunk: UnsafeRawBufferPointer) throws(SanpathError) in
                 scanner.feed(chunk) { assembler.take($0) }
             }
@@ -81,6 +101,20 @@ public struct Tracer: Sendable {
         }
         return reading
     }
+}
+
+/// Each host's reading, filled from several threads.
+final class HostResults: @unchecked Sendable {
+    private let lock = NSLock()
+    private var results: [Result<Tracer.Reading, SanpathError>?]
+
+    init(count: Int) { results = Array(repeating: nil, count: count) }
+
+    func set(_ index: Int, _ result: Result<Tracer.Reading, SanpathError>) {
+        lock.withLock { results[index] = result }
+    }
+
+    func all() -> [Result<Tracer.Reading, SanpathError>] { lock.withLock { results.compactMap { $0 } } }
 }
 
 /// Turns one file's kept lines into records and decides which id each belongs to.
@@ -101,14 +135,16 @@ struct RecordAssembler {
         self.ids = ids
     }
 
-    mutating func take(_ line: ScannedLine) {
+    /// Takes a kept line; returns a needle for the scanner: the scClientCall lines of an NC thread
+    /// that just logged a line of the volume.
+    mutating func take(_ line: ScannedLine) -> String? {
         defer { lastLine = line.number }
         guard let parsed = LogLineParser.parse(line.text) else {
             // a continuation (multi-line message, stack trace) of the record just before it
             if pending != nil, line.number == lastLine + 1, pending!.record.continuation.count < 4 {
                 pending!.record.continuation.append(LogLineParser.continuationText(line.text))
             }
-            return
+            return nil
         }
         flush()
         if parsed.thread != nil { sawDebugLayout = true }
@@ -116,9 +152,13 @@ struct RecordAssembler {
             time: parsed.time, level: parsed.level, thread: parsed.thread, origin: parsed.origin, message: parsed.message,
             position: LogPosition(file: file.path, line: line.number), kind: file.kind, host: file.host)
         var subjects = ids.filter { parsed.message.contains($0) }
+        var needle: String?
         if line.matched, !subjects.isEmpty {
             opener = (subjects, parsed.thread, parsed.time, line.number)
-            if let thread = parsed.thread, file.kind == .nc { threadSubjects[thread] = subjects }
+            if let thread = parsed.thread, file.kind == .nc {
+                threadSubjects[thread] = subjects
+                needle = " \(thread) scClientCall "
+            }
         } else if file.kind == .nc, parsed.message.contains("scOps="), let thread = parsed.thread {
             subjects = threadSubjects[thread] ?? []
         } else if let opener, Self.sameRequest(opener.thread, opener.time, opener.line, parsed.thread, parsed.time, line.number) {
@@ -126,6 +166,7 @@ struct RecordAssembler {
             self.opener?.line = line.number
         }
         if !subjects.isEmpty { pending = (record, subjects) }
+        return needle
     }
 
     /// Same thread when the layout has threads; else the same second, a few lines on (a stack trace between).
