@@ -119,6 +119,9 @@ done
 obs "## after apply (sc)"
 for d in $pre_dms; do obs "$d: name $(dm_name "$d"), owner $(dm_node_owner "$d"); its uevents during apply:"; obs "$(uevents_for "$d" "$UEV")"; done
 wait_for 30 "maps_ready $n"
+# multipathd reloads a map whose path prios change (ALUA regrouping): let that settle first, so
+# that only apply's trigger can send the map a uevent below
+wait_for 60 'maps_groups_settled || { sleep 2; false; }'
 
 step "c. the udev rule as the only change: rule removed, maps back to root:disk 660"
 rm -f /etc/udev/rules.d/57-dm-permissions.rules; udevadm control --reload
