@@ -101,7 +101,7 @@ public struct VolumeAttacher: Sendable {
         var loginFailures: [Int: String] = [:]
         await withTaskGroup(of: (Int, String?).self) { group in
             for (index, step) in steps.enumerated() where step.needsLogin {
-                let portal = PortalAddressText(address: addresses[step.path.portal.host]![0], port: step.path.portal.port)
+                let portal = PortalAddress(host: addresses[step.path.portal.host]![0], port: step.path.portal.port)
                 group.addTask { (index, await self.login(step, portal: portal, chap: request.chap)) }
             }
             for await (index, failure) in group {
@@ -210,7 +210,7 @@ public struct VolumeAttacher: Sendable {
 
     /// Creates or updates the node record (manual start, manual scan, the login bound, CHAP in
     /// the file, never on an argv) and logs in. Returns why it failed, or nil.
-    func login(_ step: PathStep, portal: PortalAddressText, chap: CHAPCredentials?) async -> String? {
+    func login(_ step: PathStep, portal: PortalAddress, chap: CHAPCredentials?) async -> String? {
         let node = ["-m", "node", "-T", step.path.target, "-p", portal.description, "-I", step.iface]
         do {
             if host.nodeRecord(target: step.path.target, portal: portal, iface: step.iface) == nil {

@@ -6,6 +6,7 @@ import Synchronization
 import SanpathCore
 import SanpathHealth
 import SanpathHost
+import SanpathSite
 
 /// What `volume detach` did.
 public struct DetachResult: Sendable, Hashable, Codable {
@@ -150,7 +151,7 @@ public struct VolumeDetacher: Sendable {
         var loggedOut: [String] = []
         for session in logOut {
             guard let address = session.portalAddress else { continue }
-            let portal = PortalAddressText(address: address, port: session.portalPort ?? 3260).description
+            let portal = PortalAddress(host: address, port: session.portalPort ?? 3260).description
             let iface = session.iface ?? "default"
             let node = ["iscsiadm", "-m", "node", "-T", session.target, "-p", portal, "-I", iface]
             let result = try await host.runner.run(node + ["--logout"], timeoutSeconds: 30)

@@ -8,6 +8,7 @@ import SanpathConfig
 import SanpathCore
 import SanpathHealth
 import SanpathHost
+import SanpathSite
 import SanpathSystem
 
 /// Writes one kernel attribute (`/sys/class/scsi_host/hostH/scan`, `…/device/delete`): a plain
@@ -98,9 +99,9 @@ public struct VolumeHost: Sendable {
     /// The node record file of a target, portal and iface, nil when there is none. open-iscsi 2.x
     /// keeps a record whose portal group is known as `nodes/IQN/ADDR,PORT,TPGT/IFACE`, and one made
     /// with `-o new` (group unknown) as the file `nodes/IQN/ADDR,PORT`, its iface inside.
-    public func nodeRecord(target: String, portal: PortalAddressText, iface: String) -> String? {
+    public func nodeRecord(target: String, portal: PortalAddress, iface: String) -> String? {
         let base = "\(iscsiDatabase)/nodes/\(target)"
-        for entry in files.list(base).sorted() where entry.hasPrefix("\(portal.address),\(portal.port),") || entry == "\(portal.address),\(portal.port)" {
+        for entry in files.list(base).sorted() where entry.hasPrefix("\(portal.host),\(portal.port),") || entry == "\(portal.host),\(portal.port)" {
             let path = "\(base)/\(entry)"
             if files.isDirectory(path) {
                 if files.list(path).contains(iface) { return "\(path)/\(iface)" }
@@ -225,21 +226,4 @@ public final class EventWaker: Sendable {
         }
         return nil
     }
-}
-
-/// A portal as open-iscsi's record folders name it: address (a literal) and port.
-public struct PortalAddressText: Sendable, Hashable, CustomStringConvertible {
-    /// The address iscsiadm and sysfs use.
-    public var address: String
-    /// The port.
-    public var port: Int
-
-    /// Creates it.
-    public init(address: String, port: Int) {
-        self.address = address
-        self.port = port
-    }
-
-    /// `address:port`, brackets for IPv6, as iscsiadm's `-p` takes it.
-    public var description: String { address.contains(":") ? "[\(address)]:\(port)" : "\(address):\(port)" }
 }

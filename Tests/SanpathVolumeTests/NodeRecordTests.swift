@@ -25,8 +25,8 @@ import Testing
         let host = VolumeHost(
             sysfs: SysfsReader(root: root.appendingPathComponent("sys").path), files: LocalFileSystem(root: root.path), runner: runner,
             attributes: SysfsAttributeWriter(), events: NoEvents(), iscsiDatabase: "/etc/iscsi", logger: Logger(label: "test"))
-        let path = try #require(host.nodeRecord(target: "iqn.2001-05.com.equallogic:0-8a0906-lab-t0", portal: PortalAddressText(address: "192.0.2.2", port: 3260), iface: "iface0"))
-        #expect(host.nodeRecord(target: "iqn.2001-05.com.equallogic:0-8a0906-lab-t0", portal: PortalAddressText(address: "192.0.2.2", port: 3260), iface: "iface1") == nil)
+        let path = try #require(host.nodeRecord(target: "iqn.2001-05.com.equallogic:0-8a0906-lab-t0", portal: PortalAddress(host: "192.0.2.2", port: 3260), iface: "iface0"))
+        #expect(host.nodeRecord(target: "iqn.2001-05.com.equallogic:0-8a0906-lab-t0", portal: PortalAddress(host: "192.0.2.2", port: 3260), iface: "iface1") == nil)
         let secret = "Vol-CHAP-secret-1234"
         try VolumeAttacher(host: host, interfaces: [], loginTimeout: 8).writeRecordSettings(path, chap: CHAPCredentials(username: "euca", password: secret))
         let text = try String(contentsOf: record, encoding: .utf8)
