@@ -79,8 +79,11 @@ struct TraceCommand: AsyncParsableCommand {
         let paths = logs.isEmpty ? ["/var/log/eucalyptus"] : logs
         let files = try source.files(at: paths)
         let traces = try Tracer(source: source).trace(subject, logs: paths)
-        // the live half comes from the volume code's `list` once it provides a lookup
-        let lookup = UnavailableConnectionsLookup(reason: "this build has no volume lookup yet (sanpath volume list provides it)")
+        // the live half: what this host still has for the volume's target and LUN (sysfs, open-iscsi)
+        let lookup: any VolumeConnectionsLookup =
+            FileManager.default.fileExists(atPath: "/sys/class/iscsi_session")
+            ? VolumeHostLookup(host: LiveVolumeHost.make(logger: CommandContext.logger(verbose: false)))
+            : UnavailableConnectionsLookup(reason: "this host has no iSCSI initiator (no /sys/class/iscsi_session): run trace on the NC to see what it still has connected")
         var live: [String: LiveView] = [:]
         for trace in traces {
             if let target = trace.target {
