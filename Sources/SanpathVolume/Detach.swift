@@ -163,6 +163,13 @@ public struct VolumeDetacher: Sendable {
             loggedOut.append("\(session.target) \(portal) \(iface)")
             progress("session \(session.id) (\(portal) via \(iface)): logged out, node record deleted")
         }
+        // a target this host no longer has any session to keeps no node record either (the record
+        // of a path whose login failed at attach would otherwise stay behind)
+        let remaining = Set(host.sysfs.sessions().map(\.target))
+        for target in Set(logOut.map(\.target)) where !remaining.contains(target) && !host.files.list("\(host.iscsiDatabase)/nodes/\(target)").isEmpty {
+            _ = try await host.runner.run(["iscsiadm", "-m", "node", "-T", target, "-o", "delete"], timeoutSeconds: 30)
+            progress("\(target): no session left, its node records deleted")
+        }
 
         let leftovers = await self.leftovers(wwid: wwid)
         return DetachResult(
