@@ -81,6 +81,8 @@ sleep 300 < "$DEV0" & holder=$!
 sleep 0.5
 timed sanpath volume detach "$DEV0" > "$OUT/detach-open.txt" 2>&1; rc=$?
 echo "refusal of an open map: $(cat "$OUT/last-ms") ms, exit $rc" | tee -a "$OUT/timings.txt"
+timed sanpath --version > /dev/null 2>&1
+echo "  (the process start alone, sanpath --version: $(cat "$OUT/last-ms") ms)" | tee -a "$OUT/timings.txt"
 check "detach of an open map is refused (exit 1) naming the holder process [detach-open.txt]" bash -c \
   "[ $rc = 1 ] && grep -q 'refusing to detach' '$OUT/detach-open.txt' && grep -q 'sleep (pid $holder)' '$OUT/detach-open.txt'"
 check "the refused map is untouched (2 paths)" test "$(paths_of "$DM0")" = 2
