@@ -1,9 +1,10 @@
 /// What multipath-tools accepts where: sections, their sub-sections, and the keywords of each.
 ///
-/// The keyword sets were captured from Debian 12's multipath-tools 0.9.4 by feeding every
-/// candidate keyword to `multipath -t` in every section and keeping those it did not call
-/// "invalid keyword" (`Tests/SanpathConfigTests/Fixtures/multipath-tools-0.9.4/`, and
-/// `scripts/capture-multipath-keywords` to redo it). A test checks this table against that capture.
+/// The keyword sets were captured from Debian 12's multipath-tools 0.9.4 and Debian 13's 0.11.1
+/// by feeding every candidate keyword to `multipath -t` in every section and keeping those it did
+/// not call "invalid keyword" (`Tests/SanpathConfigTests/Fixtures/multipath-tools-<version>/`, and
+/// `scripts/capture-multipath-keywords`, with `MPT_ROOT=$(scripts/mpt-chroot)` for 0.11.1, to redo
+/// it). A test checks these tables against the captures.
 public enum MultipathGrammar {
     /// The sections allowed at the top level.
     public static let topSections: Set<String> = [
@@ -34,7 +35,26 @@ public enum MultipathGrammar {
     }
 
     /// Keywords multipath-tools 0.9.4 accepts in each scope.
-    public static let keywords: [String: Set<String>] = [
+    public static let keywords: [String: Set<String>] = keywords094
+
+    /// The keyword table of a release: that of the newest capture at or below it (0.9.4 for
+    /// anything older than 0.11.1; 0.11.1 from there on).
+    public static func keywords(for version: MultipathToolsVersion) -> [String: Set<String>] {
+        version >= MultipathToolsVersion(0, 11, 1) ? keywords0111 : keywords094
+    }
+
+    /// Keywords 0.11.1 accepts beyond 0.9.4's, per scope (the captures differ only by these).
+    /// `detect_pgpolicy`, `detect_pgpolicy_use_tpg`: choose group_by_prio for ALUA devices;
+    /// `auto_resize`, `max_retries`: defaults only.
+    static let added0111: [String: Set<String>] = [
+        "defaults": ["auto_resize", "detect_pgpolicy", "detect_pgpolicy_use_tpg", "max_retries"],
+        "device": ["detect_pgpolicy", "detect_pgpolicy_use_tpg"],
+        "overrides": ["detect_pgpolicy", "detect_pgpolicy_use_tpg"],
+    ]
+
+    static let keywords0111: [String: Set<String>] = keywords094.merging(added0111) { $0.union($1) }
+
+    static let keywords094: [String: Set<String>] = [
         "defaults": [
             "alias_prefix", "all_tg_pt", "allow_usb_devices", "bindings_file", "checker", "checker_timeout",
             "config_dir", "deferred_remove", "delay_wait_checks", "delay_watch_checks", "detect_checker",
@@ -91,9 +111,9 @@ public enum MultipathGrammar {
         "multipaths": [],
     ]
 
-    /// Whether multipath-tools knows `key` in a section of this scope.
-    public static func knows(_ key: String, inScope scope: String) -> Bool {
-        keywords[scope]?.contains(key) ?? false
+    /// Whether multipath-tools (0.9.4 unless `version` says otherwise) knows `key` in a section of this scope.
+    public static func knows(_ key: String, inScope scope: String, version: MultipathToolsVersion = .debian12) -> Bool {
+        keywords(for: version)[scope]?.contains(key) ?? false
     }
 
     /// Keys whose value is a POSIX extended regular expression, per scope.
@@ -123,8 +143,11 @@ public struct MultipathToolsVersion: Sendable, Hashable, Comparable, CustomStrin
         self.patch = patch
     }
 
-    /// Debian 12's release, which sanpath is validated against.
+    /// Debian 12's release, which sanpath is validated against (and the default without one installed).
     public static let debian12 = MultipathToolsVersion(0, 9, 4)
+
+    /// Debian 13's release, which sanpath is validated against too.
+    public static let debian13 = MultipathToolsVersion(0, 11, 1)
 
     /// Parses `0.9.4` or the `multipath-tools v0.9.4 (12/19, 2022)` banner.
     public init?(parsing text: String) {

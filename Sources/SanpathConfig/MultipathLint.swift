@@ -93,7 +93,7 @@ public enum MultipathLint {
                 out.append(commentOut(conf, setting, section: label, reason: reason))
                 continue
             }
-            if let modern = renamed[key], MultipathGrammar.knows(modern, inScope: scope) {
+            if let modern = renamed[key], MultipathGrammar.knows(modern, inScope: scope, version: version) {
                 if keysHere.contains(modern) {
                     out.append(
                         commentOut(
@@ -104,7 +104,7 @@ public enum MultipathLint {
                 }
                 continue
             }
-            if !MultipathGrammar.knows(key, inScope: scope) {
+            if !MultipathGrammar.knows(key, inScope: scope, version: version) {
                 out.append(
                     commentOut(
                         conf, setting, section: label,

@@ -150,11 +150,21 @@ import Testing
         #expect(text.contains("\t# devnode \"^(sd[a-z]\"\n"))
     }
 
-    /// The keyword table is the 0.9.4 capture (scripts/capture-multipath-keywords).
-    @Test(arguments: ["defaults", "device", "multipath", "overrides", "protocol", "blacklist", "blacklist_exceptions", "blacklist_device"])
-    func keywordTableMatchesTheCapture(_ scope: String) throws {
-        let url = try #require(Bundle.module.url(forResource: "Fixtures/multipath-tools-0.9.4/keywords-\(scope)", withExtension: "txt"))
+    /// Each release's keyword table is its capture (scripts/capture-multipath-keywords; 0.11.1 with
+    /// MPT_ROOT=$(scripts/mpt-chroot)).
+    @Test(arguments: ["0.9.4", "0.11.1"], ["defaults", "device", "multipath", "overrides", "protocol", "blacklist", "blacklist_exceptions", "blacklist_device"])
+    func keywordTableMatchesTheCapture(_ release: String, _ scope: String) throws {
+        let version = try #require(MultipathToolsVersion(parsing: release))
+        let url = try #require(Bundle.module.url(forResource: "Fixtures/multipath-tools-\(release)/keywords-\(scope)", withExtension: "txt"))
         let captured = Set(try String(contentsOf: url, encoding: .utf8).split(separator: "\n").map(String.init))
-        #expect(MultipathGrammar.keywords[scope] == captured)
+        #expect(MultipathGrammar.keywords(for: version)[scope] == captured)
+        if release == "0.9.4" { #expect(MultipathGrammar.keywords[scope] == captured) }
+    }
+
+    /// A keyword 0.11.1 added is known for a Debian 13 host and commented out for a Debian 12 one.
+    @Test func keywordsFollowTheRelease() {
+        let conf = "defaults {\n\tdetect_pgpolicy yes\n}\n"
+        #expect(fixed(conf, version: .debian13).1.isEmpty)
+        #expect(fixed(conf, version: .debian12).0.contains("# detect_pgpolicy yes"))
     }
 }
