@@ -80,8 +80,9 @@ struct CommonOptions: ParsableArguments {
     @Option(
         name: .customLong("multipath-version"),
         help: ArgumentHelp(
-            "multipath-tools release whose rules to apply, e.g. 0.9.4.",
-            discussion: "Default: read from the installed `multipath`, else 0.9.4 (Debian 12).", valueName: "x.y.z"))
+            "multipath-tools release whose rules to apply, e.g. 0.9.4 (Debian 12) or 0.11.1 (Debian 13).",
+            discussion: "Default: read from the installed `multipath`, else 0.9.4 (Debian 12). The plan says which it used.",
+            valueName: "x.y.z"))
     var multipathVersion: String?
 
     @Flag(name: .shortAndLong, help: "Log what sanpath does to stderr.")
@@ -104,14 +105,25 @@ struct CommonOptions: ParsableArguments {
     }
 
     func version(runner: any CommandRunner) async -> MultipathToolsVersion {
-        if let multipathVersion, let parsed = MultipathToolsVersion(parsing: multipathVersion) { return parsed }
+        (try? await versionChoice(runner: runner))?.version ?? .debian12
+    }
+
+    /// The release whose rules apply and where it came from: the flag, else the installed
+    /// `multipath`, else Debian 12's 0.9.4. A flag that is no version is an error.
+    func versionChoice(runner: any CommandRunner) async throws(SanpathError) -> (version: MultipathToolsVersion, origin: MultipathVersionOrigin) {
+        if let multipathVersion {
+            guard let parsed = MultipathToolsVersion(parsing: multipathVersion) else {
+                throw SanpathError(.usage, "--multipath-version \(multipathVersion) is not a release (x.y.z, e.g. 0.11.1)")
+            }
+            return (parsed, .flag)
+        }
         // `multipath -h` prints "multipath-tools v0.9.4 (12/19, 2022)" first
         if let result = try? await runner.run(["multipath", "-h"], timeoutSeconds: 5),
             let parsed = MultipathToolsVersion(parsing: result.stderr + result.stdout)
         {
-            return parsed
+            return (parsed, .installed)
         }
-        return .debian12
+        return (.debian12, .fallback)
     }
 }
 

@@ -10,7 +10,8 @@ enum PlanReport {
         let (bold, yellow, dim, reset) = color ? ("\u{1B}[1m", "\u{1B}[33m", "\u{1B}[2m", "\u{1B}[0m") : ("", "", "", "")
         var out = ""
         let changed = plan.files.filter(\.isChanged)
-        out += "\(bold)sanpath plan\(reset): \(plan.profileName) profile, multipath-tools \(plan.multipathVersion) rules, "
+        let origin = plan.multipathVersionOrigin.map { " (\($0.phrase))" } ?? ""
+        out += "\(bold)sanpath plan\(reset): \(plan.profileName) profile, multipath-tools \(plan.multipathVersion) rules\(origin), "
         out += "open-iscsi database \(plan.iscsiDatabase)\n"
         out += "\(plan.files.count) managed files: \(changed.filter { $0.before == nil }.count) to create, "
         out += "\(changed.filter { $0.before != nil }.count) to change, \(plan.files.count - changed.count) unchanged\n"
@@ -64,6 +65,8 @@ enum PlanReport {
         var changed: Bool
         var profile: String
         var multipathTools: String
+        /// "installed", "flag" or "fallback" (Debian 12's 0.9.4, no multipath installed).
+        var multipathToolsFrom: String?
         var iscsiDatabase: String
         var files: [JSONFile]
         var staleNodeRecords: [StaleNodeRecord]
@@ -100,6 +103,7 @@ enum PlanReport {
     static func json(_ plan: Plan, redactor: Redactor) -> String {
         let value = JSONPlan(
             changed: plan.changed, profile: plan.profileName, multipathTools: plan.multipathVersion.description,
+            multipathToolsFrom: plan.multipathVersionOrigin?.rawValue,
             iscsiDatabase: plan.iscsiDatabase,
             files: plan.files.map { file in
                 JSONFile(

@@ -98,11 +98,13 @@ func makePlan(site: SiteOptions, common: CommonOptions, root: String?) async thr
     _ = CommandContext.logger(verbose: common.verbose)
     let resolved = try site.load(root: root)
     let runner = SubprocessRunner()
-    let version = await common.version(runner: runner)
+    let (version, origin) = try await common.versionChoice(runner: runner)
     let planner = Planner(
         fileSystem: LocalFileSystem(root: root), profiles: try common.profiles(), multipathVersion: version,
         redactor: CommandContext.redactor)
-    return try planner.plan(resolved)
+    var plan = try planner.plan(resolved)
+    plan.multipathVersionOrigin = origin
+    return plan
 }
 
 /// `sanpath apply`.

@@ -100,6 +100,25 @@ public struct StaleNodeRecord: Sendable, Hashable, Codable {
     public var settings: [Setting]
 }
 
+/// Where a plan's multipath-tools release came from.
+public enum MultipathVersionOrigin: String, Sendable, Codable {
+    /// `multipath -h` of the host.
+    case installed
+    /// `--multipath-version`.
+    case flag
+    /// No multipath to ask: Debian 12's release.
+    case fallback
+
+    /// For the plan's header: "multipath-tools 0.11.1 rules (the installed multipath)".
+    public var phrase: String {
+        switch self {
+        case .installed: "the installed multipath"
+        case .flag: "--multipath-version"
+        case .fallback: "no multipath installed: Debian 12's"
+        }
+    }
+}
+
 /// Everything `plan` found: per file, the change set; and the node records left behind.
 public struct Plan: Sendable {
     /// The site planned for.
@@ -114,6 +133,8 @@ public struct Plan: Sendable {
     public var iscsiDatabase: String
     /// The multipath-tools release the plan targets.
     public var multipathVersion: MultipathToolsVersion
+    /// Where that release came from (nil: the caller chose it).
+    public var multipathVersionOrigin: MultipathVersionOrigin? = nil
 
     /// Whether apply would write anything.
     public var changed: Bool { files.contains(where: \.isChanged) }
