@@ -77,7 +77,9 @@ struct StatusCommand: AsyncParsableCommand {
             let findings = model.findings(snapshot)
             let report = StatusReport(model: model, snapshot: snapshot, findings: findings)
             switch format {
-            case .text: output.out(report.table(color: common.useColor()))
+            case .text:
+                let topology = report.topology(color: common.useColor(), siteSANHosts: resolved.sanHostsInEucalyptusOrder.map(\.host))
+                output.out(report.table(color: common.useColor()) + "\n" + topology)
             case .json: output.out(report.json())
             case .nagios:
                 let nagios = NagiosReport(report, thresholds: .init(minPaths: minPaths, okPaths: okPaths))
