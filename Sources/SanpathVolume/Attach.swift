@@ -284,6 +284,13 @@ public struct VolumeAttacher: Sendable {
         if serials.count > 1 {
             lines.append("  the paths report different WWIDs (\(serials.sorted().joined(separator: ", "))): they are not the same LUN")
         }
+        // what multipathd has of those disks (a path it knows but keeps out of a map says why here)
+        if !disks.isEmpty, let result = try? await host.runner.run(["multipathd", "show", "paths", "raw", "format", "%d %w %m %t %T %o"], timeoutSeconds: 10) {
+            let known = result.stdout.split(separator: "\n").filter { line in disks.contains { line.hasPrefix("\($0) ") } }
+            lines += known.isEmpty
+                ? ["  multipathd knows none of \(disks.joined(separator: ", "))\(result.succeeded ? "" : " (multipathd did not answer: \(result.stderr.trimmingWhitespace()))")"]
+                : known.map { "  multipathd: \($0) (disk wwid map dm-state checker-state dev-state)" }
+        }
         for disk in disks {
             // multipath -c says whether multipath-tools takes the disk as a path, and -v3 why not
             if let result = try? await host.runner.run(["multipath", "-v3", "-c", "\(host.devRoot)/\(disk)"], timeoutSeconds: 10) {

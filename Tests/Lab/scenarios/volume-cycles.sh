@@ -31,7 +31,8 @@ check "multipathd started" lab_multipathd_start
 B=$CFG/core/fileio_0
 target_of() { echo "iqn.2001-05.com.equallogic:0-8a0906-lab-t$(($1 % 2))"; }
 # the WWID LIO gives a LUN: NAA 6001405 + the serial's hex digits, zero-padded to 25
-expected_wwid() { local s; s=$(cat "$B/equallogic_$1/wwn/vpd_unit_serial" | tr -cd '0-9a-f'); printf '36001405%s' "$(printf '%-25s' "${s:0:25}" | tr ' ' 0)"; }
+# (configfs reads the serial back as "T10 VPD Unit Serial Number: <serial>")
+expected_wwid() { local s; s=$(sed 's/.*: *//' "$B/equallogic_$1/wwn/vpd_unit_serial" | tr -cd '0-9a-f'); printf '36001405%s' "$(printf '%-25s' "${s:0:25}" | tr ' ' 0)"; }
 attach() { sanpath volume attach --quiet --login-timeout 8 --target "$(target_of "$1")" --lun "$1" --portal "iface0:$PORTAL_A" --portal "iface1:$PORTAL_B"; }
 declare -A DEVICE
 
@@ -75,7 +76,7 @@ for ((c = 1; c <= CYCLES; c++)); do
       faults+="c$c:unmapped-$l "
     fi
     if sanpath volume detach "${DEVICE[$l]}" > /tmp/detach.out 2>&1; then detaches=$((detaches + 1)); else
-      failures=$((failures + 1)); echo "cycle $c: detach LUN $l failed: $(tail -3 /tmp/detach.out)" >> "$OUT/cycles.log"; fi
+      failures=$((failures + 1)); { echo "cycle $c: detach LUN $l failed:"; cat /tmp/detach.out; } >> "$OUT/cycles.log"; fi
     unset "DEVICE[$l]"
     if [ $fault = 0 ]; then
       # put the LUN number back, half of the time on a NEW backing file with a new serial
@@ -103,7 +104,8 @@ for ((c = 1; c <= CYCLES; c++)); do
       want=$(expected_wwid "$l")
       [ "${DEVICE[$l]}" = "/dev/disk/by-id/dm-uuid-mpath-$want" ] || { stale=$((stale + 1)); echo "cycle $c: LUN $l attached as ${DEVICE[$l]}, want $want" >> "$OUT/cycles.log"; }
     else
-      failures=$((failures + 1)); echo "cycle $c: attach LUN $l exit $rc: $(tail -3 /tmp/attach.err)" >> "$OUT/cycles.log"
+      failures=$((failures + 1))
+      { echo "cycle $c: attach LUN $l exit $rc:"; cat /tmp/attach.err; echo "-- multipath -ll"; multipath -ll 2>&1; echo "-- multipathd log"; tail -n 30 "$LAB_LOG/multipathd.log"; } >> "$OUT/cycles.log"
     fi
   fi
   if ! audit >> "$OUT/audit.log" 2>&1; then audit_failures=$((audit_failures + 1)); echo "cycle $c: audit failed (audit.log)" >> "$OUT/cycles.log"; fi
