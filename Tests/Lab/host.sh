@@ -17,7 +17,7 @@
 
 LAB_HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 LAB_REPO=$(cd "$LAB_HERE/../.." && pwd)
-export LAB_DIR=${LAB_DIR:-$LAB_REPO/.lab}
+export LAB_DIR=${LAB_DIR:-$LAB_REPO/.lab$([ "${LAB_SUITE:-bookworm}" = bookworm ] || echo "-$LAB_SUITE")}
 mkdir -p "$LAB_DIR"; LAB_DIR=$(cd "$LAB_DIR" && pwd)
 LAB_SHARE=$LAB_DIR/share
 LAB_SKIP_RC=77
