@@ -80,6 +80,13 @@ struct PlanCommand: AsyncParsableCommand {
     func run() async throws {
         let output = Output(redactor: CommandContext.redactor)
         do {
+            let applier = Applier(
+                fileSystem: LocalFileSystem(root: root), runner: SubprocessRunner(), liveHost: false,
+                logger: CommandContext.logger(verbose: common.verbose))
+            if let interrupted = try applier.records().last(where: { $0.status == .inProgress }) {
+                output.err(
+                    "warning: apply \(interrupted.id) was interrupted; this plan reads the files as it left them, and the next apply or rollback puts them back first")
+            }
             let plan = try await makePlan(site: site, common: common, root: root)
             switch format {
             case .text: output.out(PlanReport.text(plan, color: common.useColor(), redactor: CommandContext.redactor))
@@ -115,7 +122,10 @@ struct ApplyCommand: AsyncParsableCommand {
         discussion: HelpText.prose("""
             Plans again, then writes each changed file through a temp file in the same folder (fsync,
             rename, fsync of the folder) after copying the old one to /var/lib/sanpath/backups/<id>/;
-            if a write fails, the files already written are put back. Then, on a live host,
+            if a write fails, the files already written are put back. Before it writes, it checks each
+            file system has room for the record, the backups and the temp copies. The record is written
+            first, marked in-progress: an apply killed halfway (kill -9, power) leaves each file whole,
+            old or new, and the next apply or rollback first puts back what it had written. Then, on a live host,
             `multipathd reconfigure` when multipathd runs, and for the rule `udevadm control --reload`,
             `udevadm trigger --action=change` of the multipath maps and `udevadm settle`.
 
@@ -145,11 +155,15 @@ struct ApplyCommand: AsyncParsableCommand {
     func run() async throws {
         let output = Output(redactor: CommandContext.redactor)
         let logger = CommandContext.logger(verbose: common.verbose)
-        let plan = try await makePlan(site: site, common: common, root: root)
-        output.out(PlanReport.text(plan, color: common.useColor(), redactor: CommandContext.redactor))
         let applier = Applier(
             fileSystem: LocalFileSystem(root: root), runner: SubprocessRunner(), liveHost: root == nil && !noReload,
             logger: logger)
+        // an apply killed halfway is undone before planning, so the plan reads a whole host
+        for record in try applier.recoverInterrupted() {
+            output.out("Apply \(record.id) was interrupted: the files it had written are put back first.")
+        }
+        let plan = try await makePlan(site: site, common: common, root: root)
+        output.out(PlanReport.text(plan, color: common.useColor(), redactor: CommandContext.redactor))
         let outcome = try await applier.apply(plan, updateNodeRecords: updateNodeRecords)
         guard let record = outcome.record else {
             output.out("Nothing to apply.")
@@ -197,7 +211,8 @@ struct RollbackCommand: AsyncParsableCommand {
             fileSystem: LocalFileSystem(root: root), runner: SubprocessRunner(), liveHost: root == nil && !noReload,
             logger: CommandContext.logger(verbose: verbose))
         let outcome = try await applier.rollback(force: force)
-        output.out("Rolled back apply \(outcome.record.id) (\(outcome.record.profile)):")
+        let interrupted = outcome.record.note == "interrupted" ? ", which was interrupted" : ""
+        output.out("Rolled back apply \(outcome.record.id) (\(outcome.record.profile)\(interrupted)):")
         for file in outcome.record.files {
             output.out("  \(LocalFileSystem(root: root).resolve(file.path)): \(file.existed ? "restored" : "removed (apply created it)")")
         }

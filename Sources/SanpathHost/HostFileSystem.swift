@@ -40,6 +40,13 @@ public protocol HostFileSystem: Sendable {
     func write(_ path: String, _ bytes: [UInt8], info: FileInfo) throws(SanpathError)
     /// Removes a file (no error when it is already gone).
     func remove(_ path: String) throws(SanpathError)
+    /// Removes a directory and everything in it, symlinks as links (no error when it is gone).
+    func removeTree(_ path: String) throws(SanpathError)
+    /// Bytes an unprivileged writer may still use on the file system holding `path` (its nearest
+    /// existing folder), or nil when that cannot be known.
+    func availableBytes(_ path: String) -> UInt64?
+    /// Removes the temp files that writes killed before their rename left in a directory.
+    func removeLeftovers(in directory: String) throws(SanpathError)
     /// Creates a directory and its parents.
     func createDirectory(_ path: String, mode: UInt32) throws(SanpathError)
     /// Takes an exclusive lock (flock) on a lock file until the returned value is released.
@@ -63,7 +70,10 @@ public final class FileLock: @unchecked Sendable {
     deinit { release() }
 }
 
-/// The real file system, optionally under a root directory.
+/// The real file system, optionally under a root directory. Under a root, no path may lead out of
+/// it through a symlink (a captured host's `/etc/multipath.conf -> /etc/...` would otherwise read
+/// or overwrite this machine's file): reads, writes, removals and locks refuse such a path with
+/// `.io`; `list` and `isDirectory` see nothing there.
 public struct LocalFileSystem: HostFileSystem {
     /// `--root`: every host path resolves under it.
     public let root: String?
@@ -78,12 +88,39 @@ public struct LocalFileSystem: HostFileSystem {
         return root + (path.hasPrefix("/") ? path : "/" + path)
     }
 
+    /// The real path of a host path, refused when it resolves outside the root: the deepest part
+    /// of it that exists is resolved (every symlink followed) and must stay under the root's own
+    /// real path. A symlink whose target does not exist is refused too (open would create it).
+    func confined(_ path: String) throws(SanpathError) -> String {
+        let real = resolve(path)
+        guard let root, let rootReal = LocalFileSystem.realPath(root) else { return real }
+        var probe = real
+        var st = stat()
+        while lstat(probe, &st) != 0 {
+            guard let slash = probe.lastIndex(of: "/"), slash > probe.startIndex else { return real }
+            probe = String(probe[..<slash])
+        }
+        guard let resolved = LocalFileSystem.realPath(probe) else {
+            throw SanpathError(.io, "refusing \(real): a symlink on the way does not resolve (under --root \(root))")
+        }
+        guard resolved == rootReal || resolved.hasPrefix(rootReal == "/" ? "/" : rootReal + "/") else {
+            throw SanpathError(.io, "refusing \(real): it leads out of --root \(root) through a symlink (to \(resolved))")
+        }
+        return real
+    }
+
+    static func realPath(_ path: String) -> String? {
+        guard let pointer = realpath(path, nil) else { return nil }
+        defer { free(pointer) }
+        return String(cString: pointer)
+    }
+
     static func errnoError(_ what: String, _ path: String, _ code: Int32 = errno) -> SanpathError {
         SanpathError(.io, "\(what) \(path): \(String(cString: strerror(code)))")
     }
 
     public func read(_ path: String) throws(SanpathError) -> [UInt8]? {
-        let real = resolve(path)
+        let real = try confined(path)
         let fd = open(real, O_RDONLY | O_CLOEXEC)
         if fd < 0 {
             if errno == ENOENT { return nil }
@@ -106,7 +143,7 @@ public struct LocalFileSystem: HostFileSystem {
 
     public func info(_ path: String) throws(SanpathError) -> FileInfo? {
         var st = stat()
-        let real = resolve(path)
+        let real = try confined(path)
         if stat(real, &st) != 0 {
             if errno == ENOENT { return nil }
             throw LocalFileSystem.errnoError("cannot stat", real)
@@ -116,11 +153,12 @@ public struct LocalFileSystem: HostFileSystem {
 
     public func isDirectory(_ path: String) -> Bool {
         var st = stat()
-        return stat(resolve(path), &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR
+        guard let real = try? confined(path) else { return false }  // out of the root: not there
+        return stat(real, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR
     }
 
     public func list(_ path: String) -> [String] {
-        guard let dir = opendir(resolve(path)) else { return [] }
+        guard let real = try? confined(path), let dir = opendir(real) else { return [] }  // out of the root: not there
         defer { closedir(dir) }
         var names: [String] = []
         while let entry = readdir(dir) {
@@ -138,7 +176,8 @@ public struct LocalFileSystem: HostFileSystem {
         let directory = slash.map { String(real[..<$0]) }.flatMap { $0.isEmpty ? "/" : $0 } ?? "."
         let name = slash.map { String(real[real.index(after: $0)...]) } ?? real
         try createDirectory(String(path[..<(path.lastIndex(of: "/") ?? path.startIndex)]), mode: 0o755)
-        let temp = "\(directory)/.\(name).sanpath-\(getpid())"
+        let temp = "\(directory)/\(LocalFileSystem.tempPrefix(name))\(getpid())"
+        CrashSteps.step("create \(temp)")
         let fd = open(temp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw LocalFileSystem.errnoError("cannot create", temp) }
         var ok = false
@@ -146,6 +185,7 @@ public struct LocalFileSystem: HostFileSystem {
             if !ok { unlink(temp) }
         }
         var written = 0
+        CrashSteps.step("write \(temp)")
         while written < bytes.count {
             let n = bytes[written...].withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
             if n < 0 {
@@ -167,29 +207,33 @@ public struct LocalFileSystem: HostFileSystem {
             close(fd)
             throw LocalFileSystem.errnoError("cannot set the mode of", temp, code)
         }
+        CrashSteps.step("fsync \(temp)")
         if fsync(fd) != 0 {
             let code = errno
             close(fd)
             throw LocalFileSystem.errnoError("cannot fsync", temp, code)
         }
         close(fd)
+        CrashSteps.step("rename \(temp) to \(real)")
         guard rename(temp, real) == 0 else { throw LocalFileSystem.errnoError("cannot rename \(temp) to", real) }
         ok = true
         let dirfd = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         if dirfd >= 0 {
+            CrashSteps.step("fsync \(directory)")
             fsync(dirfd)
             close(dirfd)
         }
     }
 
     public func remove(_ path: String) throws(SanpathError) {
-        let real = resolve(path)
+        let real = try confined(path)
+        CrashSteps.step("unlink \(real)")
         if unlink(real) != 0, errno != ENOENT { throw LocalFileSystem.errnoError("cannot remove", real) }
     }
 
     public func createDirectory(_ path: String, mode: UInt32) throws(SanpathError) {
         // every component of the real path, the root's own included (mkdir -p)
-        let real = resolve(path)
+        let real = try confined(path)
         var current = real.hasPrefix("/") ? "" : "."
         for component in real.split(separator: "/") {
             current += "/" + component
@@ -201,13 +245,63 @@ public struct LocalFileSystem: HostFileSystem {
 
     public func lock(_ path: String) throws(SanpathError) -> FileLock {
         try createDirectory(String(path[..<(path.lastIndex(of: "/") ?? path.startIndex)]), mode: 0o700)
-        let real = resolve(path)
-        let fd = open(real, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        let real = try confined(path)
+        let fd = open(real, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600)
         guard fd >= 0 else { throw LocalFileSystem.errnoError("cannot open lock file", real) }
         guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
             close(fd)
             throw SanpathError(.state, "another sanpath apply or rollback holds \(real); wait for it to finish")
         }
         return FileLock(descriptor: fd)
+    }
+
+    /// The name of a write's temp file, before the writer's pid.
+    static func tempPrefix(_ name: String) -> String { ".\(name).sanpath-" }
+
+    public func removeTree(_ path: String) throws(SanpathError) {
+        let real = try confined(path)
+        var st = stat()
+        guard lstat(real, &st) == 0 else { return }
+        try LocalFileSystem.removeTree(real: real, isDirectory: (st.st_mode & S_IFMT) == S_IFDIR)
+    }
+
+    static func removeTree(real: String, isDirectory: Bool) throws(SanpathError) {
+        if isDirectory {
+            guard let dir = opendir(real) else { throw errnoError("cannot open directory", real) }
+            var entries: [(String, Bool)] = []
+            while let entry = readdir(dir) {
+                let name = withUnsafePointer(to: entry.pointee.d_name) {
+                    $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
+                }
+                guard name != "." && name != ".." else { continue }
+                var st = stat()
+                let child = real + "/" + name
+                if lstat(child, &st) == 0 { entries.append((child, (st.st_mode & S_IFMT) == S_IFDIR)) }
+            }
+            closedir(dir)
+            for (child, childIsDirectory) in entries { try removeTree(real: child, isDirectory: childIsDirectory) }
+            CrashSteps.step("rmdir \(real)")
+            if rmdir(real) != 0, errno != ENOENT { throw errnoError("cannot remove directory", real) }
+        } else {
+            CrashSteps.step("unlink \(real)")
+            if unlink(real) != 0, errno != ENOENT { throw errnoError("cannot remove", real) }
+        }
+    }
+
+    public func removeLeftovers(in directory: String) throws(SanpathError) {
+        for name in list(directory) where name.hasPrefix(".") && name.contains(".sanpath-") {
+            try remove("\(directory)/\(name)")
+        }
+    }
+
+    public func availableBytes(_ path: String) -> UInt64? {
+        var probe = resolve(path)
+        var st = statvfs()
+        while statvfs(probe, &st) != 0 {
+            guard let slash = probe.lastIndex(of: "/") else { return nil }
+            probe = slash == probe.startIndex ? "/" : String(probe[..<slash])
+            if probe == "/" { return statvfs("/", &st) == 0 ? UInt64(st.f_bavail) * UInt64(st.f_frsize) : nil }
+        }
+        return UInt64(st.f_bavail) * UInt64(st.f_frsize)
     }
 }

@@ -20,9 +20,14 @@ public struct ApplyRecord: Sendable, Codable, Hashable {
         public var info: FileInfo?
         /// FNV-1a hash of what apply wrote, to notice edits made since.
         public var writtenHash: String
+        /// FNV-1a hash of what was there before (nil for a file apply created, and in records
+        /// written before sanpath kept it): tells a file a crashed apply never reached, or a
+        /// rollback already put back, from one edited since.
+        public var previousHash: String? = nil
     }
 
-    /// `in-progress`, `complete`, `rolled-back`.
+    /// `in-progress` (written before the first backup: an apply killed at any later moment leaves
+    /// it, and the next apply or rollback undoes what it wrote), `complete`, `rolled-back`.
     public enum Status: String, Sendable, Codable { case inProgress = "in-progress", complete, rolledBack = "rolled-back" }
 
     /// Sortable id: UTC time and pid.
@@ -35,6 +40,8 @@ public struct ApplyRecord: Sendable, Codable, Hashable {
     public var status: Status
     /// Files written.
     public var files: [File]
+    /// Why it was rolled back when no one asked: "interrupted" for an apply that never finished.
+    public var note: String? = nil
 }
 
 /// Content fingerprint for drift checks (not for security).
@@ -139,6 +146,11 @@ public struct Applier: Sendable {
     public func apply(_ plan: Plan, updateNodeRecords: Bool) async throws(SanpathError) -> ApplyOutcome {
         let lock = try fileSystem.lock("\(Applier.stateDirectory)/lock")
         defer { lock.release() }
+        // the plan may have read a half-applied host: recoverInterrupted() comes before planning
+        if let interrupted = try records().last(where: { $0.status == .inProgress }) {
+            throw SanpathError(
+                .state, "apply \(interrupted.id) was interrupted; undo it first (recoverInterrupted, as sanpath apply and rollback do) and plan again")
+        }
         var outcome = ApplyOutcome(record: nil, actions: [], updatedNodeRecords: [])
         let changed = plan.files.filter(\.isChanged)
         var nodeFiles: [(record: StaleNodeRecord, bytes: [UInt8])] = []
@@ -158,31 +170,36 @@ public struct Applier: Sendable {
             }
         }
 
+        // the record first, then the backups, then the files: an apply killed at any moment
+        // leaves an in-progress record that names every backup it may have made
         let id = Applier.newID()
         let backups = "\(Applier.stateDirectory)/backups/\(id)"
-        try fileSystem.createDirectory(backups, mode: 0o700)
         var record = ApplyRecord(
             id: id, time: Date().ISO8601Format(), profile: plan.profileName, status: .inProgress, files: [])
+        var copies: [(path: String, bytes: [UInt8], info: FileInfo)] = []
         var writes: [(path: String, bytes: [UInt8], info: FileInfo)] = []
         for file in changed {
             let bytes = Array(file.after.joined.utf8)
-            let info = file.writeInfo
             var entry = ApplyRecord.File(
                 path: file.path, existed: file.before != nil, backup: nil, info: file.existingInfo,
                 writtenHash: ContentHash.fnv1a64(bytes))
             if let before = file.before, let existingInfo = file.existingInfo {
+                let old = Array(before.joined.utf8)
                 entry.backup = backups + file.path
-                try fileSystem.write(entry.backup!, Array(before.joined.utf8), info: FileInfo(mode: existingInfo.mode & 0o700, uid: existingInfo.uid, gid: existingInfo.gid))
+                entry.previousHash = ContentHash.fnv1a64(old)
+                copies.append((entry.backup!, old, FileInfo(mode: existingInfo.mode & 0o700, uid: existingInfo.uid, gid: existingInfo.gid)))
             }
             record.files.append(entry)
-            writes.append((file.path, bytes, info))
+            writes.append((file.path, bytes, file.writeInfo))
         }
         // node records on a host image (--root) are edited as files; on a live host by iscsiadm
         for (stale, bytes) in nodeFiles {
             let info = try fileSystem.info(stale.path) ?? FileInfo(mode: 0o600, uid: 0, gid: 0)
             let backup = backups + stale.path
-            try fileSystem.write(backup, bytes, info: FileInfo(mode: 0o600, uid: info.uid, gid: info.gid))
-            var entry = ApplyRecord.File(path: stale.path, existed: true, backup: backup, info: info, writtenHash: "")
+            copies.append((backup, bytes, FileInfo(mode: 0o600, uid: info.uid, gid: info.gid)))
+            var entry = ApplyRecord.File(
+                path: stale.path, existed: true, backup: backup, info: info, writtenHash: "",
+                previousHash: ContentHash.fnv1a64(bytes))
             if !liveHost {
                 let conf = ISCSIConf(lines: try TextLines(bytes: bytes, source: stale.path), source: stale.path)
                 var wanted = stale.settings.map { ISCSIFormat.line(key: $0.key, value: $0.wantedValue) }.joined(separator: "\n")
@@ -195,22 +212,20 @@ public struct Applier: Sendable {
             }
             record.files.append(entry)
         }
+        try checkSpace(record: record, copies: copies.map(\.bytes), writes: writes.map(\.bytes))
         try writeRecord(record)
 
-        var done: [(path: String, file: ApplyRecord.File)] = []
-        for write in writes {
-            do {
+        var done: [ApplyRecord.File] = []
+        do {
+            try fileSystem.createDirectory(backups, mode: 0o700)
+            for copy in copies { try fileSystem.write(copy.path, copy.bytes, info: copy.info) }
+            for write in writes {
                 try fileSystem.write(write.path, write.bytes, info: write.info)
-                done.append((write.path, record.files.first { $0.path == write.path }!))
+                done.append(record.files.first { $0.path == write.path }!)
                 logger.info("wrote file", metadata: ["file": "\(fileSystem.resolve(write.path))", "apply": "\(id)"])
-            } catch {
-                // put back what was already written, newest first
-                for (path, file) in done.reversed() { try? restore(file, path: path) }
-                try? fileSystem.remove(recordPath(id))
-                throw SanpathError(
-                    .io, "\(error.message); the \(done.count) file(s) already written were put back, nothing changed",
-                    underlying: error)
             }
+        } catch {
+            throw undoFailedApply(record, written: done, error: error)
         }
 
         if liveHost {
@@ -245,19 +260,115 @@ public struct Applier: Sendable {
         return outcome
     }
 
+    /// Refuses before anything is written when a file system lacks the room apply needs: the
+    /// record twice, the backups, and each file's temp copy, in whole pages, plus 64 KiB. Putting
+    /// back a file after a write that failed for want of space would need space too.
+    func checkSpace(record: ApplyRecord, copies: [[UInt8]], writes: [[UInt8]]) throws(SanpathError) {
+        func pages(_ count: Int) -> UInt64 { UInt64((count + 4095) / 4096 * 4096) }
+        let recordSize = 1024 + 768 * record.files.count  // pretty JSON of a record, generously
+        let needed = 2 * pages(recordSize) + copies.reduce(0) { $0 + pages($1.count) } + writes.reduce(0) { $0 + pages($1.count) } + 65536
+        let folders = Set([recordsDirectory] + record.files.map { Applier.directory(of: $0.path) })
+        for folder in folders.sorted() {
+            guard let free = fileSystem.availableBytes(folder), free < needed else { continue }
+            throw SanpathError(
+                .io,
+                "not enough space for \(fileSystem.resolve(folder)): \(free) bytes free, apply needs \(needed) (record, backups, temp copies); nothing changed")
+        }
+    }
+
+    /// A write failed (disk full, read-only, a permission): puts back the files already written,
+    /// newest first, and removes the record and the backups, so that nothing is changed. If a file
+    /// cannot be put back, the in-progress record stays for the next apply or rollback to finish.
+    func undoFailedApply(_ record: ApplyRecord, written: [ApplyRecord.File], error: SanpathError) -> SanpathError {
+        do {
+            for file in written.reversed() { try restore(file, path: file.path) }
+            for directory in Set(record.files.map { Applier.directory(of: $0.path) }) {
+                try fileSystem.removeLeftovers(in: directory)
+            }
+            try fileSystem.removeTree("\(Applier.stateDirectory)/backups/\(record.id)")
+            try fileSystem.remove(recordPath(record.id))
+        } catch let undo {
+            logger.error("cannot undo a failed apply", metadata: ["apply": "\(record.id)", "error": "\(undo.message)"])
+            return SanpathError(
+                .io,
+                "\(error.message); putting back the \(written.count) file(s) already written failed too (\(undo.message)): apply \(record.id) stays in-progress, and the next sanpath apply or rollback puts them back",
+                underlying: error)
+        }
+        return SanpathError(
+            .io, "\(error.message); the \(written.count) file(s) already written were put back, nothing changed", underlying: error)
+    }
+
+    /// Undoes every apply that was killed before it finished (an `in-progress` record, its process
+    /// gone since the lock is free): each file it wrote gets its backup back, each file it created
+    /// is removed, files it never reached are left, and the temp files of a killed write go. The
+    /// record becomes `rolled-back` with the note `interrupted`. Refuses a file that is neither
+    /// what was there nor what apply wrote (edited since). `sanpath apply` runs this before it
+    /// plans; `sanpath rollback` runs it first and, when it undid something, stops there.
+    public func recoverInterrupted() throws(SanpathError) -> [ApplyRecord] {
+        // a host with nothing interrupted is not touched (not even the lock file)
+        guard try records().contains(where: { $0.status == .inProgress }) else { return [] }
+        let lock = try fileSystem.lock("\(Applier.stateDirectory)/lock")
+        defer { lock.release() }
+        return try undoInterrupted()
+    }
+
+    func undoInterrupted() throws(SanpathError) -> [ApplyRecord] {
+        try fileSystem.removeLeftovers(in: recordsDirectory)
+        var undone: [ApplyRecord] = []
+        for var record in try records().reversed() where record.status == .inProgress {
+            for file in record.files.reversed() {
+                let now = try fileSystem.read(file.path).map(ContentHash.fnv1a64)
+                try fileSystem.removeLeftovers(in: Applier.directory(of: file.path))
+                if let backup = file.backup { try fileSystem.removeLeftovers(in: Applier.directory(of: backup)) }
+                if file.existed {
+                    guard now != file.previousHash else { continue }
+                    // writtenHash is empty while iscsiadm updates a live node record
+                    guard file.previousHash == nil || now == file.writtenHash || file.writtenHash.isEmpty else {
+                        throw SanpathError(
+                            .state,
+                            "apply \(record.id) was interrupted, and \(fileSystem.resolve(file.path)) was edited since; put it back by hand from \(file.backup.map(fileSystem.resolve) ?? "its backup") or remove \(fileSystem.resolve(recordPath(record.id)))")
+                    }
+                    try restore(file, path: file.path)
+                } else if now != nil {
+                    guard now == file.writtenHash else {
+                        throw SanpathError(
+                            .state,
+                            "apply \(record.id) was interrupted, and \(fileSystem.resolve(file.path)), which it created, was edited since; remove it by hand or remove \(fileSystem.resolve(recordPath(record.id)))")
+                    }
+                    try fileSystem.remove(file.path)
+                }
+            }
+            record.status = .rolledBack
+            record.note = "interrupted"
+            try writeRecord(record)
+            logger.warning("undid an interrupted apply", metadata: ["apply": "\(record.id)"])
+            undone.append(record)
+        }
+        return undone
+    }
+
     /// Restores the files of the last apply that was not rolled back. Refuses when a file was
     /// edited after that apply, unless `force`.
     public func rollback(force: Bool) async throws(SanpathError) -> RollbackOutcome {
         let lock = try fileSystem.lock("\(Applier.stateDirectory)/lock")
         defer { lock.release() }
+        let interrupted = try undoInterrupted()
+        if let newest = interrupted.first {
+            // an interrupted apply is what the admin last ran: undoing it is this rollback
+            let kinds = Set(interrupted.flatMap(\.files).compactMap { ManagedFileKindForReload(path: $0.path) })
+            let reloads = await reloadAfterRollback(kinds)
+            return RollbackOutcome(record: newest, actions: reloads.actions, failures: reloads.failures)
+        }
         guard var record = try records().last(where: { $0.status != .rolledBack }) else {
             throw SanpathError(.state, "nothing to roll back: no apply is recorded in \(fileSystem.resolve(recordsDirectory))")
         }
         if !force {
             var drifted: [String] = []
             for file in record.files where !file.writtenHash.isEmpty {
-                let now = try fileSystem.read(file.path)
-                if now.map(ContentHash.fnv1a64) != file.writtenHash { drifted.append(fileSystem.resolve(file.path)) }
+                let now = try fileSystem.read(file.path).map(ContentHash.fnv1a64)
+                // what a rollback killed halfway already put back is not an edit
+                let putBack = file.existed ? (file.previousHash != nil && now == file.previousHash) : now == nil
+                if now != file.writtenHash && !putBack { drifted.append(fileSystem.resolve(file.path)) }
             }
             guard drifted.isEmpty else {
                 throw SanpathError(
@@ -268,7 +379,11 @@ public struct Applier: Sendable {
         for file in record.files.reversed() { try restore(file, path: file.path) }
         record.status = .rolledBack
         try writeRecord(record)
-        let kinds: Set<ManagedFileKindForReload> = Set(record.files.compactMap { ManagedFileKindForReload(path: $0.path) })
+        let reloads = await reloadAfterRollback(Set(record.files.compactMap { ManagedFileKindForReload(path: $0.path) }))
+        return RollbackOutcome(record: record, actions: reloads.actions, failures: reloads.failures)
+    }
+
+    func reloadAfterRollback(_ kinds: Set<ManagedFileKindForReload>) async -> ReloadReport {
         var reloads = ReloadReport()
         if liveHost {
             if kinds.contains(.multipath) { await reloadMultipathd(into: &reloads, afterRollback: true) }
@@ -280,10 +395,13 @@ public struct Applier: Sendable {
         } else {
             reloads.done("no reload (--root or --no-reload)")
         }
-        return RollbackOutcome(record: record, actions: reloads.actions, failures: reloads.failures)
+        return reloads
     }
 
     func restore(_ file: ApplyRecord.File, path: String) throws(SanpathError) {
+        if file.existed, let previous = file.previousHash, try fileSystem.read(path).map(ContentHash.fnv1a64) == previous {
+            return  // already what was there (never reached, or put back by a rollback killed halfway)
+        }
         if file.existed, let backup = file.backup {
             guard let bytes = try fileSystem.read(backup) else {
                 throw SanpathError(.state, "backup \(fileSystem.resolve(backup)) is missing; cannot restore \(fileSystem.resolve(path))")
@@ -306,6 +424,11 @@ public struct Applier: Sendable {
             }
         }
         return out.sorted { $0.id < $1.id }
+    }
+
+    static func directory(of path: String) -> String {
+        let parent = String(path[..<(path.lastIndex(of: "/") ?? path.startIndex)])
+        return parent.isEmpty ? "/" : parent
     }
 
     func recordPath(_ id: String) -> String { "\(recordsDirectory)/\(id).json" }

@@ -26,13 +26,17 @@ enum SanpathBinary {
         var all: String { stdout + stderr }
     }
 
-    /// Runs sanpath with the repository's templates.
-    static func run(_ arguments: [String], templates: Bool = true) throws -> Result {
+    /// Runs sanpath with the repository's templates, with `environment` added to this process's;
+    /// `killAfter` seconds sends SIGKILL (a signalled run's status is 128 + the signal).
+    static func run(
+        _ arguments: [String], templates: Bool = true, environment extra: [String: String] = [:], killAfter: Double? = nil
+    ) throws -> Result {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: path)
         process.arguments = arguments + (templates && !arguments.contains("--help") && arguments.first != "rollback" ? ["--templates", Self.templates] : [])
         var environment = ProcessInfo.processInfo.environment
         environment["NO_COLOR"] = "1"
+        environment.merge(extra) { _, new in new }
         process.environment = environment
         let out = Pipe()
         let err = Pipe()
@@ -50,10 +54,14 @@ enum SanpathBinary {
                 group.leave()
             }
         }
+        if let killAfter {
+            usleep(UInt32(killAfter * 1_000_000))
+            kill(process.processIdentifier, SIGKILL)
+        }
         process.waitUntilExit()
         group.wait()
         return Result(
-            status: process.terminationStatus, stdout: String(decoding: outData.value, as: UTF8.self),
+            status: process.terminationReason == .uncaughtSignal ? 128 + process.terminationStatus : process.terminationStatus, stdout: String(decoding: outData.value, as: UTF8.self),
             stderr: String(decoding: errData.value, as: UTF8.self))
     }
 
