@@ -12,7 +12,7 @@ enum Ansible {
 
     /// Runs a one-task play of the module on `tree` with `flags` (`--check`, `--diff`); returns
     /// ansible-playbook's exit status and output, and the task's registered result.
-    static func run(_ tree: HostTree, _ flags: [String], work: URL) throws -> (status: Int32, output: String, result: [String: Any]) {
+    static func run(_ tree: HostTree, _ flags: [String], work: URL) async throws -> (status: Int32, output: String, result: [String: Any]) {
         let playbookPath = try #require(playbook, "SANPATH_REQUIRE_ANSIBLE=1 but ansible-playbook is not on PATH (pip install ansible-core)")
         let resultFile = work.appendingPathComponent("result-\(UUID().uuidString.prefix(8)).json")
         let play = work.appendingPathComponent("play.yml")
@@ -43,9 +43,7 @@ enum Ansible {
         let variables = try JSONSerialization.data(withJSONObject: [
             "sanpath": SanpathBinary.path, "root": tree.root.path, "templates": SanpathBinary.templates, "result_file": resultFile.path,
         ])
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: playbookPath)
-        process.arguments = ["-i", "localhost,", play.path, "-e", String(decoding: variables, as: UTF8.self)] + flags
+        let arguments = ["-i", "localhost,", play.path, "-e", String(decoding: variables, as: UTF8.self)] + flags
         var environment = ProcessInfo.processInfo.environment
         environment["ANSIBLE_COLLECTIONS_PATH"] = collections.path
         environment["ANSIBLE_LOCAL_TEMP"] = work.appendingPathComponent("tmp").path
@@ -53,16 +51,30 @@ enum Ansible {
         environment["ANSIBLE_NOCOLOR"] = "1"
         environment["ANSIBLE_RETRY_FILES_ENABLED"] = "0"
         environment["ANSIBLE_LOCALHOST_WARNING"] = "0"
-        process.environment = environment
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        try process.run()
-        let said = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
+        let settings = environment
+        // ansible-playbook takes seconds: wait for it on a Dispatch thread, not on one of the
+        // two threads of Swift's cooperative pool every other async test needs
+        let (status, said) = try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<(Int32, String), any Error>) in
+            DispatchQueue.global().async {
+                continuation.resume(
+                    with: Result {
+                        let process = Process()
+                        process.executableURL = URL(fileURLWithPath: playbookPath)
+                        process.arguments = arguments
+                        process.environment = settings
+                        let output = Pipe()
+                        process.standardOutput = output
+                        process.standardError = output
+                        try process.run()
+                        let said = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+                        process.waitUntilExit()
+                        return (process.terminationStatus, said)
+                    })
+            }
+        }
         let data = try Data(contentsOf: resultFile)
         let result = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any], "\(said)")
-        return (process.terminationStatus, said, result)
+        return (status, said, result)
     }
 }
 
@@ -78,7 +90,7 @@ func ansibleWorkFolder() throws -> URL {
     .enabled(if: Ansible.playbook != nil || Ansible.required, "ansible-playbook is not installed"), .timeLimit(.minutes(5)))
 struct AnsibleModuleTests {
     @Test("check mode changes nothing and shows the diff; apply changes; a second run is changed: false")
-    func checkApplyIdempotent() throws {
+    func checkApplyIdempotent() async throws {
         let tree = try HostTree(copying: Corpus.directory.appendingPathComponent("eucalyptus-2013-equallogic/root"))
         let work = try ansibleWorkFolder()
         defer {
@@ -87,7 +99,7 @@ struct AnsibleModuleTests {
         }
         let before = try tree.files()
 
-        let check = try Ansible.run(tree, ["--check", "--diff"], work: work)
+        let check = try await Ansible.run(tree, ["--check", "--diff"], work: work)
         #expect(check.status == 0, "\(check.output)")
         #expect(check.result["changed"] as? Bool == true, "\(check.output)")
         #expect(check.result["applied"] as? Bool == false)
@@ -102,7 +114,7 @@ struct AnsibleModuleTests {
         #expect(files.filter { $0["changed"] as? Bool == true }.count == 6)
         #expect(check.result["profile"] as? String == "equallogic nc")
 
-        let apply = try Ansible.run(tree, ["--diff"], work: work)
+        let apply = try await Ansible.run(tree, ["--diff"], work: work)
         #expect(apply.status == 0, "\(apply.output)")
         #expect(apply.result["changed"] as? Bool == true)
         #expect(apply.result["applied"] as? Bool == true)
@@ -113,18 +125,18 @@ struct AnsibleModuleTests {
         #expect(multipath.contains("path_grouping_policy multibus"))
         #expect(after["etc/iscsi/ifaces/iface0"] != nil)
 
-        let again = try Ansible.run(tree, ["--diff"], work: work)
+        let again = try await Ansible.run(tree, ["--diff"], work: work)
         #expect(again.status == 0, "\(again.output)")
         #expect(again.result["changed"] as? Bool == false, "\(again.result)")
         #expect(again.result["applied"] as? Bool == false)
         #expect(again.result["diff"] == nil)
         #expect(try tree.files(skipping: "var/lib/sanpath") == after)
-        let checkAgain = try Ansible.run(tree, ["--check"], work: work)
+        let checkAgain = try await Ansible.run(tree, ["--check"], work: work)
         #expect(checkAgain.result["changed"] as? Bool == false)
     }
 
     @Test("a file sanpath cannot parse fails the task with sanpath's message, and nothing is written")
-    func failsWithSanpathsMessage() throws {
+    func failsWithSanpathsMessage() async throws {
         let tree = try HostTree(copying: Corpus.directory.appendingPathComponent("malformed-unmatched-brace/root"))
         let work = try ansibleWorkFolder()
         defer {
@@ -133,7 +145,7 @@ struct AnsibleModuleTests {
         }
         let before = try tree.files()
         for flags in [["--check"], []] {
-            let run = try Ansible.run(tree, flags, work: work)
+            let run = try await Ansible.run(tree, flags, work: work)
             #expect(run.result["failed"] as? Bool == true, "\(run.output)")
             let message = try #require(run.result["msg"] as? String)
             #expect(message == "sanpath plan: \(tree.root.path)/etc/multipath.conf:4:1: error: unmatched '}': '}'", "\(message)")

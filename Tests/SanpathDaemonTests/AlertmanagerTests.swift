@@ -13,6 +13,14 @@ let alertmanagerPath = onPath("prometheus-alertmanager") ?? onPath("alertmanager
 let amtoolPath = onPath("amtool")
 let alertmanagerRequired = ProcessInfo.processInfo.environment["SANPATH_REQUIRE_ALERTMANAGER"] == "1"
 
+/// Runs blocking work (a child process to its end) on a Dispatch thread: blocked, a thread of
+/// Swift's cooperative pool (two on a 2-core machine) would stall every other async test.
+func offThePool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        DispatchQueue.global().async { continuation.resume(with: Result { try body() }) }
+    }
+}
+
 /// A TCP port on 127.0.0.1 that nothing listens on now (the kernel's choice).
 func freeLoopbackPort() throws -> Int {
     let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
@@ -75,14 +83,15 @@ final class RunningAlertmanager {
     var logText: String { (try? String(contentsOf: log, encoding: .utf8)) ?? "" }
 
     /// amtool against it: exit status and output.
-    func amtool(_ arguments: [String]) throws -> (status: Int32, output: String) {
+    func amtool(_ arguments: [String]) async throws -> (status: Int32, output: String) {
         let amtool = try #require(amtoolPath, "SANPATH_REQUIRE_ALERTMANAGER=1 but amtool is not installed (apt-get install prometheus-alertmanager)")
-        return try runProgram(amtool, ["--alertmanager.url=\(url)"] + arguments)
+        let argv = ["--alertmanager.url=\(url)"] + arguments
+        return try await offThePool { try runProgram(amtool, argv) }
     }
 
     /// The alerts amtool lists for `matchers`, as JSON objects.
-    func query(_ matchers: [String]) throws -> [[String: Any]] {
-        let result = try amtool(["alert", "query", "--output=json"] + matchers)
+    func query(_ matchers: [String]) async throws -> [[String: Any]] {
+        let result = try await amtool(["alert", "query", "--output=json"] + matchers)
         guard result.status == 0 else { throw AlertmanagerError(text: "amtool alert query: \(result.output)") }
         return (try JSONSerialization.jsonObject(with: Data(result.output.utf8)) as? [[String: Any]]) ?? []
     }
@@ -90,7 +99,7 @@ final class RunningAlertmanager {
     /// Waits (bounded) until it answers.
     func waitUntilReady() async throws {
         let deadline = ContinuousClock.now + .seconds(20)
-        while (try? amtool(["alert", "query"]))?.status != 0 {
+        while (try? await amtool(["alert", "query"]))?.status != 0 {
             guard ContinuousClock.now < deadline, process.isRunning else {
                 throw AlertmanagerError(text: "alertmanager did not come up: \(logText)")
             }
@@ -167,7 +176,7 @@ struct AlertmanagerTests {
             }
 
             try await sink.deliver(event(.firing, at: started))
-            let alerts = try alertmanager.query(["alertname=nic-down", "instance=nc07.cloud"])
+            let alerts = try await alertmanager.query(["alertname=nic-down", "instance=nc07.cloud"])
             let alert = try #require(alerts.first, "amtool sees no alert; alertmanager said: \(alertmanager.logText)")
             #expect(alerts.count == 1)
             let labels = try #require(alert["labels"] as? [String: String])
@@ -187,10 +196,10 @@ struct AlertmanagerTests {
 
             // the daemon's resend of what is firing keeps it (one request, the same alert)
             try await sink.resend([event(.firing, at: started)])
-            #expect(try alertmanager.query(["alertname=nic-down"]).count == 1)
+            #expect(try await alertmanager.query(["alertname=nic-down"]).count == 1)
 
             try await sink.deliver(event(.resolved, at: Date()))
-            let gone = try await within(seconds: 5) { try alertmanager.query(["alertname=nic-down"]).isEmpty }
+            let gone = try await within(seconds: 5) { try await alertmanager.query(["alertname=nic-down"]).isEmpty }
             #expect(gone, "amtool still lists the alert after it resolved")
             let resolved = try await within(seconds: 15) { receiver.notifications().contains { $0.status == "resolved" } }
             #expect(resolved, "no resolved notification; alertmanager said: \(alertmanager.logText)")
