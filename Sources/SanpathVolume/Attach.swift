@@ -28,6 +28,14 @@ public struct AttachedPath: Sendable, Hashable, Codable {
     public var reason: String?
 }
 
+/// How one path's bring-up ended: its session and SCSI host, or why not.
+struct PathOutcomeReport: Sendable {
+    var index: Int
+    var session: ISCSISession?
+    var host: Int?
+    var failure: String?
+}
+
 /// What `volume attach` gives back.
 public struct AttachResult: Sendable, Hashable, Codable {
     /// `/dev/disk/by-id/dm-uuid-mpath-<wwid>`.
@@ -97,45 +105,25 @@ public struct VolumeAttacher: Sendable {
             progress("\(step.iface): created, bound to \(nic)")
         }
 
-        // logins in parallel, each bounded; a failed one leaves the path down, not the attach
+        // each path on its own, all at once: login (bounded) when needed, then exactly the LUN on
+        // its session's host; a failed login leaves that path down, not the attach, and a path
+        // that is up is scanned while a slow one is still timing out
+        var outcomes: [Int: PathOutcomeReport] = [:]
+        let resolved = addresses
+        await withTaskGroup(of: PathOutcomeReport.self) { group in
+            for (index, step) in steps.enumerated() {
+                let portal = PortalAddress(host: resolved[step.path.portal.host]![0], port: step.path.portal.port)
+                group.addTask { await self.bringUp(step, index: index, portal: portal, request: request, addresses: resolved) }
+            }
+            for await outcome in group { outcomes[outcome.index] = outcome }
+        }
         var loginFailures: [Int: String] = [:]
-        await withTaskGroup(of: (Int, String?).self) { group in
-            for (index, step) in steps.enumerated() where step.needsLogin {
-                let portal = PortalAddress(host: addresses[step.path.portal.host]![0], port: step.path.portal.port)
-                group.addTask { (index, await self.login(step, portal: portal, chap: request.chap)) }
-            }
-            for await (index, failure) in group {
-                if let failure { loginFailures[index] = failure }
-            }
-        }
-
-        // the session of each path, now; then exactly the LUN on each session's host
-        let sessions = host.sysfs.sessions()
         var sessionOf: [Int: ISCSISession] = [:]
-        for (index, step) in steps.enumerated() where loginFailures[index] == nil {
-            let again = try VolumeDecisions.attachSteps(
-                for: VolumeRequest(paths: [step.path], lun: request.lun), interfaces: interfaces,
-                ifaces: [HostIface(name: step.iface, nic: step.nic)], sessions: sessions, addresses: addresses)
-            if let id = again[0].session, let session = sessions.first(where: { $0.id == id }) {
-                sessionOf[index] = session
-            } else {
-                loginFailures[index] = "no logged-in session after the login"
-            }
-        }
-        let hosts = sessionOf.mapValues { host.hostNumber(ofSession: $0.id) }
-        await withTaskGroup(of: Void.self) { group in
-            for (index, number) in hosts {
-                guard let number, host.disk(host: number, lun: request.lun) == nil else { continue }
-                let path = host.sysfs.path("class/scsi_host/host\(number)/scan")
-                let step = steps[index]
-                group.addTask {
-                    do throws(SanpathError) {
-                        try await self.host.attributes.write("0 0 \(request.lun)", to: path)
-                    } catch {
-                        self.host.logger.warning("LUN scan failed", metadata: ["path": "\(step.path)", "error": "\(error.message)"])
-                    }
-                }
-            }
+        var hosts: [Int: Int?] = [:]
+        for (index, outcome) in outcomes {
+            if let failure = outcome.failure { loginFailures[index] = failure; continue }
+            sessionOf[index] = outcome.session
+            hosts[index] = outcome.host
         }
 
         // the disks and their WWIDs, then the one map that holds them all
@@ -206,6 +194,34 @@ public struct VolumeAttacher: Sendable {
             _ = try? await host.runner.run(["multipathd", "add", "path", disk], timeoutSeconds: 10)
         }
         progress("map: asked multipathd to take \(disks.sorted().joined(separator: ", ")) (multipath -a, multipathd add path)")
+    }
+
+    /// One path: its login when it has no session, then the scan of exactly the LUN on the
+    /// session's host (`0 0 LUN`: iSCSI sessions are channel 0, target 0 of a host of their own).
+    func bringUp(
+        _ step: PathStep, index: Int, portal: PortalAddress, request: VolumeRequest, addresses: [String: [String]]
+    ) async -> PathOutcomeReport {
+        if step.needsLogin, let failure = await login(step, portal: portal, chap: request.chap) {
+            return PathOutcomeReport(index: index, session: nil, host: nil, failure: failure)
+        }
+        let sessions = host.sysfs.sessions()
+        guard
+            let again = try? VolumeDecisions.attachSteps(
+                for: VolumeRequest(paths: [step.path], lun: request.lun), interfaces: interfaces,
+                ifaces: [HostIface(name: step.iface, nic: step.nic)], sessions: sessions, addresses: addresses),
+            let id = again.first?.session, let session = sessions.first(where: { $0.id == id })
+        else {
+            return PathOutcomeReport(index: index, session: nil, host: nil, failure: "no logged-in session after the login")
+        }
+        let number = host.hostNumber(ofSession: session.id)
+        if let number, host.disk(host: number, lun: request.lun) == nil {
+            do throws(SanpathError) {
+                try await host.attributes.write("0 0 \(request.lun)", to: host.sysfs.path("class/scsi_host/host\(number)/scan"))
+            } catch {
+                host.logger.warning("LUN scan failed", metadata: ["path": "\(step.path)", "error": "\(error.message)"])
+            }
+        }
+        return PathOutcomeReport(index: index, session: session, host: number, failure: nil)
     }
 
     /// Creates or updates the node record (manual start, manual scan, the login bound, CHAP in
