@@ -22,6 +22,14 @@ public final class StateDatabase: Sendable {
                 try FileManager.default.createDirectory(
                     atPath: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
             }
+            // alerts name hosts, maps and portals: root's alone, whatever the umask (SQLite gives
+            // its journal the database file's mode)
+            if path != ":memory:" {
+                let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600)
+                guard fd >= 0 else { throw SanpathError(.io, "cannot open \(path): \(String(cString: strerror(errno)))") }
+                defer { close(fd) }
+                guard fchmod(fd, 0o600) == 0 else { throw SanpathError(.io, "cannot make \(path) 0600: \(String(cString: strerror(errno)))") }
+            }
             var configuration = Configuration()
             configuration.label = "sanpath-state"
             // a second daemon on the same file waits instead of failing at once

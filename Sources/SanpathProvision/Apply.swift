@@ -194,14 +194,18 @@ public struct Applier: Sendable {
         }
         // node records on a host image (--root) are edited as files; on a live host by iscsiadm
         for (stale, bytes) in nodeFiles {
-            let info = try fileSystem.info(stale.path) ?? FileInfo(mode: 0o600, uid: 0, gid: 0)
+            let original = try fileSystem.info(stale.path) ?? FileInfo(mode: 0o600, uid: 0, gid: 0)
+            var info = original
+            let nodeConf = ISCSIConf(lines: try TextLines(bytes: bytes, source: stale.path), source: stale.path)
+            // a node record holding a CHAP secret is narrowed like iscsid.conf (iscsiadm makes them 0600)
+            if nodeConf.settings.contains(where: { Secrets.isSecretKey($0.key) && !$0.value.isEmpty }) { info.mode &= 0o600 }
             let backup = backups + stale.path
             copies.append((backup, bytes, FileInfo(mode: 0o600, uid: info.uid, gid: info.gid)))
             var entry = ApplyRecord.File(
-                path: stale.path, existed: true, backup: backup, info: info, writtenHash: "",
+                path: stale.path, existed: true, backup: backup, info: original, writtenHash: "",
                 previousHash: ContentHash.fnv1a64(bytes))
             if !liveHost {
-                let conf = ISCSIConf(lines: try TextLines(bytes: bytes, source: stale.path), source: stale.path)
+                let conf = nodeConf
                 var wanted = stale.settings.map { ISCSIFormat.line(key: $0.key, value: $0.wantedValue) }.joined(separator: "\n")
                 wanted += "\n"
                 let merged = ISCSIMerge.merge(
@@ -217,8 +221,11 @@ public struct Applier: Sendable {
 
         var done: [ApplyRecord.File] = []
         do {
-            try fileSystem.createDirectory(backups, mode: 0o700)
-            for copy in copies { try fileSystem.write(copy.path, copy.bytes, info: copy.info) }
+            // the backups' folders are sanpath's state: 0700 like the state folder
+            for copy in copies {
+                try fileSystem.createDirectory(Applier.directory(of: copy.path), mode: 0o700)
+                try fileSystem.write(copy.path, copy.bytes, info: copy.info)
+            }
             for write in writes {
                 try fileSystem.write(write.path, write.bytes, info: write.info)
                 done.append(record.files.first { $0.path == write.path }!)
@@ -305,8 +312,11 @@ public struct Applier: Sendable {
     /// what was there nor what apply wrote (edited since). `sanpath apply` runs this before it
     /// plans; `sanpath rollback` runs it first and, when it undid something, stops there.
     public func recoverInterrupted() throws(SanpathError) -> [ApplyRecord] {
-        // a host with nothing interrupted is not touched (not even the lock file)
-        guard try records().contains(where: { $0.status == .inProgress }) else { return [] }
+        // a host with nothing interrupted is not touched (not even the lock file); an apply killed
+        // while it wrote its first record left only that record's temp file
+        let killedFirstRecord = fileSystem.list(recordsDirectory).contains { $0.hasPrefix(".") }
+        let interrupted = try records().contains { $0.status == .inProgress }
+        guard killedFirstRecord || interrupted else { return [] }
         let lock = try fileSystem.lock("\(Applier.stateDirectory)/lock")
         defer { lock.release() }
         return try undoInterrupted()

@@ -59,4 +59,27 @@ struct SystemdUnitTests {
         #expect(status == 0, "\(said)")
         #expect(said.isEmpty, "\(said)")
     }
+
+    @Test("each capability the unit keeps is explained in a comment of its own")
+    func capabilitiesAreExplained() throws {
+        let text = try String(contentsOfFile: unitPath, encoding: .utf8)
+        let capabilities = try #require(serviceSettings()["CapabilityBoundingSet"]?.first).split(separator: " ")
+        #expect(!capabilities.isEmpty)
+        for capability in capabilities {
+            #expect(text.split(separator: "\n").contains { $0.hasPrefix("# \(capability): ") }, "\(capability) has no comment")
+        }
+    }
+
+    /// systemd's own score of the sandbox (0 = locked down, 10 = exposed); 2.6 on 2026-11-30.
+    @Test(
+        "systemd-analyze security scores the unit OK or better",
+        .enabled(if: onPath("systemd-analyze") != nil, "needs systemd-analyze (apt-get install systemd; nothing is started)"))
+    func securityScore() throws {
+        let (status, said) = try runProgram(
+            try #require(onPath("systemd-analyze")), ["security", "--offline=yes", "--no-pager", unitPath])
+        #expect(status == 0, "\(said)")
+        let line = try #require(said.split(separator: "\n").first { $0.contains("Overall exposure level") }, "\(said)")
+        let score = try #require(line.split(separator: " ").compactMap { Double($0) }.last, "\(line)")
+        #expect(score <= 3.0, "\(line)")
+    }
 }
