@@ -43,7 +43,10 @@ let package = Package(
         // writes, locks, `--root`) and the command runner (swift-subprocess, argv only).
         .target(
             name: "SanpathHost",
-            dependencies: ["SanpathCore", .product(name: "Subprocess", package: "swift-subprocess")]),
+            dependencies: [
+                "SanpathCore", .product(name: "Subprocess", package: "swift-subprocess"),
+                .product(name: "SystemPackage", package: "swift-system"),
+            ]),
         // Merge policy, plan, apply, rollback.
         .target(
             name: "SanpathProvision",
@@ -79,6 +82,7 @@ let package = Package(
             dependencies: [
                 "SanpathCore", "SanpathHost", "SanpathSite", "SanpathHealth", "SanpathSystem",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),

@@ -6,6 +6,8 @@ import Darwin
 import Foundation
 import SanpathCore
 import SanpathHealth
+import SanpathHost
+import SystemPackage
 
 /// Alerts handed to a program: run by argv, never through a shell, with the alert in its
 /// environment. Exit 0 is delivered; another status, a signal or the timeout throws so the
@@ -76,70 +78,34 @@ public struct ExecSink: AlertSink {
             throw SanpathError(.delivery, "\(program) was killed by signal \(signal)\(excerpt)")
         case .timedOut:
             throw SanpathError(.delivery, "\(program) did not finish within \(timeout.seconds) s and was killed\(excerpt)")
-        case .cancelled:
-            throw CancellationError()
         }
     }
 }
 
-/// How a hook run ended.
-private enum ProgramOutcome: Sendable, Equatable {
-    case exited(Int32)
-    case signalled(Int32)
-    case timedOut
-    case cancelled
-}
-
-/// Runs a hook program and returns how it ended and the last lines of its output.
+/// Runs a hook program (swift-subprocess, through the one runner sanpath has) and returns how it
+/// ended and the last lines of its output.
 ///
 /// Output (stdout and stderr together) goes to a temporary file, not a pipe: a grandchild that
 /// outlives the program may hold a pipe open forever, a file it can only keep writing to. A
-/// timeout or a cancellation stops the program's whole process group (`HookProcess.terminate`).
+/// timeout or a cancellation stops the program's whole process group.
 private func runProgram(
     _ argv: [String], environment: [String: String], timeout: Duration
-) async throws -> (ProgramOutcome, String) {
-    #if os(Linux)
+) async throws -> (ProgramExit, String) {
     let outputPath = FileManager.default.temporaryDirectory.appendingPathComponent("sanpath-exec-\(UUID().uuidString)").path
-    // O_EXCL: a file someone placed there is not written through; O_CLOEXEC: no other hook inherits it
-    let output = open(outputPath, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
-    guard output >= 0 else {
-        throw SanpathError(.delivery, "cannot create \(outputPath) for the output of \(argv[0]): \(String(cString: strerror(errno)))")
+    let output: FileDescriptor
+    do {
+        // exclusive: a file someone placed there is not written through; close-on-exec: no other hook inherits it
+        output = try FileDescriptor.open(
+            outputPath, .writeOnly, options: [.create, .exclusiveCreate, .closeOnExec], permissions: [.ownerReadWrite])
+    } catch {
+        throw SanpathError(.delivery, "cannot create \(outputPath) for the output of \(argv[0]): \(error)")
     }
     defer {
-        close(output)
+        try? output.close()  // a close error of a file about to be removed tells nothing
         unlink(outputPath)
     }
-    let process = try HookProcess.spawn(argv: argv, environment: environment, output: output)
-    let outcome = await withTaskGroup(of: ProgramOutcome?.self) { group in
-        group.addTask {
-            switch try? await process.wait() {
-            case .exited(let status): .exited(status)
-            case .signalled(let signal): .signalled(signal)
-            case nil: nil
-            }
-        }
-        group.addTask {
-            do {
-                try await Task.sleep(for: timeout)
-                return .timedOut
-            } catch {
-                return .cancelled
-            }
-        }
-        var first: ProgramOutcome? = nil
-        while first == nil, let next = await group.next() {
-            first = next
-        }
-        group.cancelAll()
-        return first ?? .cancelled
-    }
-    if outcome == .timedOut || outcome == .cancelled {
-        process.terminate()
-    }
-    return (outcome, outputExcerpt(atPath: outputPath))
-    #else
-    throw SanpathError(.delivery, "exec sinks run on Linux only")
-    #endif
+    let exit = try await SubprocessRunner().runProgram(argv, environment: environment, output: output, timeout: timeout)
+    return (exit, outputExcerpt(atPath: outputPath))
 }
 
 /// The last three lines of a hook's output, joined with ` | ` (at most 400 bytes read).
