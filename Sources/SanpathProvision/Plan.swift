@@ -309,7 +309,9 @@ public struct Planner: Sendable {
         for target in fileSystem.list(nodes) {
             for portalEntry in fileSystem.list("\(nodes)/\(target)") {
                 let portalPath = "\(nodes)/\(target)/\(portalEntry)"
-                // open-iscsi 2.x: portal directory with one file per iface; older: the portal is the record
+                // open-iscsi 2.x: portal directory with one file per iface; a record made by `-o new`
+                // (portal group unknown, as Eucalyptus makes them) and older ones: the portal is the
+                // record, its iface named inside
                 let records: [(iface: String, path: String)] =
                     fileSystem.isDirectory(portalPath)
                     ? fileSystem.list(portalPath).map { ($0, "\(portalPath)/\($0)") } : [("default", portalPath)]
@@ -319,6 +321,7 @@ public struct Planner: Sendable {
                         lines: try TextLines(bytes: bytes, source: fileSystem.resolve(record.path)),
                         source: fileSystem.resolve(record.path))
                     for setting in conf.settings where Secrets.isSecretKey(setting.key) { redactor.register(setting.value) }
+                    let iface = record.path == portalPath ? (conf.effective("iface.iscsi_ifacename")?.value ?? "default") : record.iface
                     var differing: [StaleNodeRecord.Setting] = []
                     for want in managed {
                         // a record without the key takes open-iscsi's compiled default: not ours to judge
@@ -333,7 +336,7 @@ public struct Planner: Sendable {
                     let portal = portalEntry.split(separator: ",").prefix(2).joined(separator: ":")
                     out.append(
                         StaleNodeRecord(
-                            target: target, portal: portal, iface: record.iface, path: record.path, settings: differing))
+                            target: target, portal: portal, iface: iface, path: record.path, settings: differing))
                 }
             }
         }

@@ -143,12 +143,10 @@ for d in $pre_dms; do obs "$d: name $(dm_name "$d"), owner $(dm_node_owner "$d")
 check "c. node records made before apply keep the stock replacement_timeout (120)" \
   bash -c "iscsiadm -m node -T '$(lab_iqns netapp)' -p $PORTAL_A:3260 -I iface0 | grep -x 'node.session.timeo.replacement_timeout = 120'"
 # open-iscsi 2.1.8 keeps a record made by `-o new` as a plain file nodes/IQN/IP,PORT (no portal
-# directory with one file per iface); the planner calls such a record's iface "default" instead of
-# reading its iface.iscsi_ifacename, and `iscsiadm ... -I default -o update` finds no record
-npr_bug="--update-node-records runs iscsiadm -I default on records Eucalyptus made with -I iface0/iface1 (open-iscsi 2.1.8 stores them as plain files nodes/IQN/IP,PORT; Plan.staleNodeRecords names their iface 'default'): 'No records found', exit 1"
-known_bug "$npr_bug" "c. sanpath apply --update-node-records exits 0 [apply-update-node-records.txt]" \
+# directory with one file per iface): the planner reads its iface.iscsi_ifacename
+check "c. sanpath apply --update-node-records exits 0 [apply-update-node-records.txt]" \
   bash -c "sanpath apply --update-node-records > '$OUT/apply-update-node-records.txt' 2>&1; rc=\$?; tail -3 '$OUT/apply-update-node-records.txt'; exit \$rc"
-known_bug "$npr_bug" "c. after --update-node-records the records made before apply have the profile's replacement_timeout and keep their iface's NIC" node_records_ok netapp
+check "c. after --update-node-records the records made before apply have the profile's replacement_timeout and keep their iface's NIC" node_records_ok netapp
 
 # ---- a. SC maps made under the applied profile
 step "a. log out, remake the node records the Eucalyptus way, log in again (SC profile live)"
