@@ -64,6 +64,8 @@ public struct VolumeAttacher: Sendable {
     public var loginTimeout: Int
     /// Seconds to wait for the disks and the map after the scans.
     public var mapTimeout: Double
+    /// Seconds a path's disk may lag behind the first one before that path counts as down.
+    public var pathGrace: Double = 5
     /// One line per path and step, for a terminal.
     public var progress: @Sendable (String) -> Void
 
@@ -132,13 +134,27 @@ public struct VolumeAttacher: Sendable {
         let lun = request.lun
         let clock = ContinuousClock()
         let start = clock.now
-        let disks = await waker.wait(upTo: mapTimeout) { () -> [Int: String]? in
+        // every path's disk with its WWID from udev; once one is there, the others get `pathGrace`
+        // more (a session that went silent before its failure was noticed never shows the LUN)
+        func present() -> [Int: String] {
             var disks: [Int: String] = [:]
             for index in wanted {
-                guard let number = hosts[index] ?? nil, let disk = host.disk(host: number, lun: lun) else { return nil }
-                disks[index] = disk
+                if let number = hosts[index] ?? nil, let disk = host.disk(host: number, lun: lun), host.udevSerial(of: disk) != nil {
+                    disks[index] = disk
+                }
             }
-            return disks.values.allSatisfy({ host.udevSerial(of: $0) != nil }) ? disks : nil
+            return disks
+        }
+        var disks = await waker.wait(upTo: mapTimeout) { () -> [Int: String]? in
+            let found = present()
+            return found.isEmpty ? nil : found
+        }
+        if let some = disks, some.count < wanted.count {
+            let grace = min(pathGrace, max(0.5, mapTimeout - Double((clock.now - start).components.seconds)))
+            disks = await waker.wait(upTo: grace) { () -> [Int: String]? in
+                let found = present()
+                return found.count == wanted.count ? found : nil
+            } ?? present()
         }
         func mapHolding(_ disks: [Int: String]) -> Found? {
             guard let first = disks.values.first, let wwid = host.udevSerial(of: first),
@@ -215,8 +231,11 @@ public struct VolumeAttacher: Sendable {
         }
         let number = host.hostNumber(ofSession: session.id)
         if let number, host.disk(host: number, lun: request.lun) == nil {
+            // the scan blocks while its session is silent: bounded, and it goes on in the background
+            let writer = host.attributes
+            let scan = host.sysfs.path("class/scsi_host/host\(number)/scan")
             do throws(SanpathError) {
-                try await host.attributes.write("0 0 \(request.lun)", to: host.sysfs.path("class/scsi_host/host\(number)/scan"))
+                try await withTimeout(seconds: pathGrace) { () async throws(SanpathError) in try await writer.write("0 0 \(request.lun)", to: scan) }
             } catch {
                 host.logger.warning("LUN scan failed", metadata: ["path": "\(step.path)", "error": "\(error.message)"])
             }
