@@ -24,6 +24,9 @@
 # Tunables (env, `run -e VAR=VALUE`): LAB_NTARGETS=1, MPATHD_VERBOSITY=2, ISCSID_DEBUG=0.
 
 PORTAL_A=192.0.2.2 PORTAL_B=198.51.100.2
+# open-iscsi's database (ifaces, nodes): /etc/iscsi on Debian 12, /var/lib/iscsi on Debian 13
+# (its iscsiadm is built for it and the package ships the folder; sanpath's plan finds it the same way)
+ISCSI_DB=/etc/iscsi; [ -d /var/lib/iscsi ] && ISCSI_DB=/var/lib/iscsi
 CFG=/sys/kernel/config/target
 OUT=${OUT:-/out}
 LAB_LOG=/var/log/lab

@@ -22,7 +22,7 @@ provision_scenario() {
   lab_net_setup || { _record 1 "guest network setup" ""; lab_finish; }
   check "LIO target: $n LUNs with the $vendor INQUIRY identity" lab_target_setup "$vendor" "$n" || lab_finish
   rm -f /etc/multipath.conf /etc/iscsi/iscsid.conf
-  rm -rf /etc/iscsi/ifaces/iface0 /etc/iscsi/ifaces/iface1 /etc/udev/rules.d/57-dm-permissions.rules
+  rm -rf "$ISCSI_DB/ifaces/iface0" "$ISCSI_DB/ifaces/iface1" /etc/udev/rules.d/57-dm-permissions.rules
   [ ! -e /etc/multipath.conf ] && [ ! -e /etc/iscsi/iscsid.conf ] || { _record 1 "fresh host without multipath.conf/iscsid.conf" ""; lab_finish; }
   check "sanpath installed in the guest" lab_sanpath_install || lab_finish
   lab_site "$vendor" nc
@@ -39,7 +39,7 @@ provision_scenario() {
   expect_rc 0 apply.txt "sanpath apply" sanpath apply
   expect_rc 0 plan-after-apply.txt "sanpath plan after apply: host matches" sanpath plan
   check "apply wrote multipath.conf, iscsid.conf, ifaces iface0/iface1 and the udev rule" \
-    ls -l /etc/multipath.conf /etc/iscsi/iscsid.conf /etc/iscsi/ifaces/iface0 /etc/iscsi/ifaces/iface1 /etc/udev/rules.d/57-dm-permissions.rules
+    ls -l /etc/multipath.conf /etc/iscsi/iscsid.conf "$ISCSI_DB/ifaces/iface0" "$ISCSI_DB/ifaces/iface1" /etc/udev/rules.d/57-dm-permissions.rules
   cp /etc/multipath.conf "$OUT/multipath.conf"; cp /etc/iscsi/iscsid.conf "$OUT/iscsid.conf"
 
   if [ "$when" = before ]; then
@@ -242,7 +242,7 @@ node_records_ok() {
       grep -qx "iface.net_ifacename = $3" <<< "$rec" || { echo "$iqn $1 $2: $(grep net_ifacename <<< "$rec") (want $3)"; rc=1; }
     done
   done
-  ls -R /etc/iscsi/nodes
+  ls -R "$ISCSI_DB/nodes"
   return $rc
 }
 # sessions_bound N: N sessions; portal A ones via iface0/ini0/192.0.2.1, portal B via iface1/ini1/198.51.100.1
