@@ -61,7 +61,8 @@ struct MultipathdTests {
         let error = try await #require(throws: SanpathError.self) { try await client.command("show maps json") }
         let elapsed = ContinuousClock.now - start
         #expect(error.message.contains("did not answer 'show maps json': poll: timed out"), "\(error.message)")
-        #expect(elapsed >= .milliseconds(280) && elapsed < .seconds(3))
+        // it waited for its timeout; the upper bound only catches a hang
+        #expect(elapsed >= .milliseconds(280) && elapsed < .seconds(20))
     }
 }
 

@@ -27,10 +27,10 @@ struct TCPProberTests {
     @Test("a port nothing listens on is refused at once")
     func refused() async throws {
         let port = try Listener.freedPort()
-        let start = ContinuousClock.now
         let result = await prober.probe(host: "127.0.0.1", port: port, timeout: 2, device: nil)
+        // refused, not "timed out after 2 s": the probe did not wait for its timeout (no wall-clock
+        // bound here: a loaded machine must not fail a unit test)
         #expect(result == .failure(TCPProber.Failure(step: "connect", reason: "Connection refused")))
-        #expect(ContinuousClock.now - start < .seconds(1))
         #expect(await prober.connect(host: "127.0.0.1", port: port, timeout: 2, device: nil) == nil)
     }
 
@@ -45,7 +45,8 @@ struct TCPProberTests {
         let result = await prober.probe(host: "127.0.0.1", port: listener.port, timeout: 0.5, device: nil)
         let elapsed = ContinuousClock.now - start
         #expect(result == .failure(TCPProber.Failure(step: "connect", reason: "timed out after 0.5 s")))
-        #expect(elapsed >= .milliseconds(480) && elapsed < .seconds(2))
+        // it waited for its timeout; the upper bound only catches a hang
+        #expect(elapsed >= .milliseconds(480) && elapsed < .seconds(20))
     }
 
     @Test("through a named NIC: lo reaches loopback, an unknown NIC is refused by the kernel")
