@@ -88,146 +88,37 @@ struct MonitorCommand: AsyncParsableCommand {
             settings.sinks.execs.append(MonitorConfig.Exec(name: "exec-flag-\(index + 1)", argv: [program]))
         }
         let resolvedSite = try site.load(root: nil)
-        let profiles = try? common.profiles()
-        let profilePort = profiles?.metadata(for: resolvedSite.vendor).managementPort ?? 443
+        var managementPort = 443
+        var drift: (@Sendable () async -> [String]?)?
+        do {
+            let profiles = try common.profiles()
+            managementPort = profiles.metadata(for: resolvedSite.vendor).managementPort ?? 443
+            drift = {
+                let planner = Planner(fileSystem: LocalFileSystem(), profiles: profiles, redactor: CommandContext.redactor)
+                do {
+                    return try planner.plan(resolvedSite).files.filter(\.isChanged).map(\.path)
+                } catch {
+                    logger.warning("drift check: cannot plan", metadata: ["error": "\(error)"])
+                    return nil
+                }
+            }
+        } catch {
+            logger.warning(
+                "no profiles: no drift check, SAN hosts probed on port 443 unless monitor.toml names one",
+                metadata: ["error": "\(error)"])
+        }
 
-        // state and delivery
-        let database = try StateDatabase(path: settings.stateDatabase)
-        let sinkSet = SinkSet(config: settings, generatorURL: "http://\(settings.listen)/status")
-        let delivery = AlertDelivery(database: database, sinks: sinkSet.sinks, logger: logger)
-        let restored = try await AlertStateStore(database: database).restoredFiring(monotonicNow: MonitorEngine.monotonicNow())
-
-        // collection and the engine
         var collector = SnapshotCollector(
             deviceMapper: LibDevmapper(logger: logger), sysfs: SysfsReader(diskIdentities: DiskIdentityCache()), multipathd: MultipathdSocket(),
             logger: logger)
         collector.multipathdInCollection = false  // MultipathdService asks it on its own schedule
-        let sanPort = settings.sanHosts.port
-        let engine = MonitorEngine(
-            site: resolvedSite, policy: settings.alerts, source: collector, dispatcher: delivery,
-            sanHostPort: { _ in sanPort ?? profilePort }, restored: restored, logger: logger)
-
-        let prober = TCPProber(logger: logger)
-        let udev = NetlinkUdevSource(source: settings.udevSource == .kernel ? .kernel : .udev, logger: logger)
-        let notifier = SystemdNotifier()
-        let startedAt = Date()
-        let health = MonitorHealth(startedAt: startedAt, resyncInterval: settings.resyncInterval)
-
-        let endpoints = MonitorEndpoints(
-            metrics: { await Self.metrics(engine: engine, delivery: delivery, site: resolvedSite) },
-            status: {
-                let encoder = JSONEncoder()
-                encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-                encoder.dateEncodingStrategy = .iso8601
-                if let report = await engine.report() { return try encoder.encode(report) }
-                // before a first successful scan: say why there is nothing to show
-                return try encoder.encode(["error": await engine.stats.lastError ?? "no scan has finished yet"])
-            },
-            health: {
-                let stats = await engine.stats
-                return health.health(lastFullScan: stats.lastFullScan, lastError: stats.lastError)
-            })
-
-        var services: [any Service] = [
-            delivery,
-            UdevEventService(engine: engine, source: udev, logger: logger),
-            ResyncService(engine: engine, interval: { store.current.resyncInterval }),
-            MultipathdService(engine: engine, interval: { store.current.resyncInterval }),
-            MonitorHTTP.application(listen: settings.listen, endpoints: endpoints, logger: logger),
-            SystemdNotifyService(
-                notifier: notifier,
-                alive: {
-                    let stats = await engine.stats
-                    return health.isAlive(lastFullScan: stats.lastFullScan)
-                }, logger: logger),
-            ReadinessService(
-                engine: engine, notifier: notifier, site: resolvedSite,
-                warmUp: { [listen = settings.listen] in await sinkSet.warmUp(url: "http://\(listen)/healthz") }, logger: logger),
-            await ConfigReloadService.onSIGHUP(
-                store: store, notifier: notifier,
-                apply: { _, new in
-                    // the site may have changed too (properties, eucalyptus.conf)
-                    let newSite = (try? site.load(root: nil)) ?? resolvedSite
-                    await engine.reload(site: newSite, policy: new.alerts)
-                }, logger: logger),
-        ]
-        if !resolvedSite.sanHosts.isEmpty {
-            services.append(
-                ProbeService(
-                    prober: prober, targets: { await ProbeTarget.sanHosts(of: engine) }, interval: { store.current.sanHosts.interval },
-                    timeout: { store.current.sanHosts.timeout }))
-        }
-        if settings.portalProbes.enabled {
-            let portals = resolvedSite.paths.compactMap { path -> ProbeTarget? in
-                guard let iface = path.iface, let nic = resolvedSite.nic(forIface: iface) else { return nil }
-                return .portal(path.portal.description, host: path.portal.host, port: path.portal.port, nic: nic, engine: engine)
-            }
-            if !portals.isEmpty {
-                services.append(
-                    ProbeService(
-                        prober: prober, targets: { portals }, interval: { store.current.portalProbes.interval },
-                        timeout: { store.current.portalProbes.timeout }))
-            }
-        }
-        if let profiles {
-            services.append(
-                DriftService(engine: engine, interval: .seconds(300)) {
-                    let planner = Planner(fileSystem: LocalFileSystem(), profiles: profiles, redactor: CommandContext.redactor)
-                    guard let plan = try? planner.plan(resolvedSite) else { return nil }
-                    return plan.files.filter(\.isChanged).map(\.path)
-                })
-        }
-        services += sinkSet.resendServices(firing: { await engine.firingAlerts }, logger: logger)
-
-        logger.info(
-            "starting",
-            metadata: [
-                "profile": "\(resolvedSite.vendor.rawValue) \(resolvedSite.role.rawValue)", "listen": "\(settings.listen)",
-                "sinks": "\(sinkSet.sinks.map(\.name).joined(separator: ","))", "restored": "\(restored.count)",
-            ])
-        let group = ServiceGroup(
-            configuration: ServiceGroupConfiguration(
-                services: services.map { ServiceGroupConfiguration.ServiceConfiguration(service: $0) },
-                gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
-        try await group.run()
-    }
-
-    static func metrics(engine: MonitorEngine, delivery: AlertDelivery, site: Site) async -> MetricsInput {
-        let snapshot = await engine.snapshot
-        let model = await engine.model
-        let stats = await engine.stats
-        var expected: [String: Int] = [:]
-        for map in snapshot?.maps ?? [] where model.isSiteMap(map, in: snapshot!) { expected[map.name] = model.expectedPathsPerMap }
-        return MetricsInput(
-            snapshot: snapshot, expectedPaths: expected,
-            ifaceNICs: Dictionary(site.interfaces.map { ($0.iface, $0.nic) }, uniquingKeysWith: { a, _ in a }),
-            firingAlerts: await engine.firingAlerts, scanDuration: stats.lastScanDuration, events: stats.events,
-            outbox: (try? await delivery.summary()) ?? [], version: SanpathCommand.configuration.version)
-    }
-}
-
-/// Says READY=1 to systemd once the first full scan is done, with a one-line status.
-struct ReadinessService: Service {
-    let engine: MonitorEngine
-    let notifier: SystemdNotifier
-    let site: Site
-    /// Readies what the first alert needs (the webhooks' HTTP client) before start-up pages go.
-    let warmUp: @Sendable () async -> Void
-    let logger: Logger
-
-    func run() async throws {
-        await engine.waitForFirstScan()
-        await warmUp()
-        let maps = await engine.snapshot?.maps.count ?? 0
-        let status = "watching \(maps) map(s) for the \(site.vendor.rawValue) \(site.role.rawValue) site"
-        do {
-            _ = try notifier.ready(status: status)
-        } catch {
-            logger.warning("cannot tell systemd we are ready", metadata: ["error": "\(error)"])
-        }
-        let released = StartupPages.release()
-        logger.info("ready", metadata: ["maps": "\(maps)", "startup-pages-released": "\(released / 1_048_576) MiB"])
-        // stay until shutdown so the group does not see this service end
-        try? await gracefulShutdown()
+        let boundaries = MonitorBoundaries(
+            snapshots: collector, udev: NetlinkUdevSource(source: settings.udevSource == .kernel ? .kernel : .udev, logger: logger),
+            prober: TCPProber(logger: logger), notifier: SystemdNotifier(), drift: drift)
+        let site = self.site
+        let daemon = try await MonitorDaemon.assemble(
+            settings: settings, store: store, site: resolvedSite, reloadSite: { try site.load(root: nil) },
+            managementPort: managementPort, boundaries: boundaries, version: SanpathCommand.configuration.version, logger: logger)
+        try await daemon.run()
     }
 }

@@ -68,11 +68,14 @@ public enum MonitorHTTP {
         return router
     }
 
-    /// The server, a `Service` for the daemon's service group.
-    public static func application(listen: ListenAddress, endpoints: MonitorEndpoints, logger: Logger) -> some ApplicationProtocol {
+    /// The server, a `Service` for the daemon's service group; `listening` runs once it accepts connections.
+    public static func application(
+        listen: ListenAddress, endpoints: MonitorEndpoints, logger: Logger, listening: @escaping @Sendable () async -> Void = {}
+    ) -> some ApplicationProtocol {
         Application(
             router: router(endpoints),
             configuration: ApplicationConfiguration(address: .hostname(listen.host, port: listen.port), serverName: "sanpath"),
+            onServerRunning: { _ in await listening() },
             logger: logger)
     }
 }
