@@ -89,11 +89,7 @@ public actor MonitorEngine {
     }
 
     /// CLOCK_MONOTONIC in seconds (the clock `udevadm monitor` stamps events with).
-    public static let monotonicNow: @Sendable () -> Double = {
-        var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &ts)
-        return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
-    }
+    public static let monotonicNow: @Sendable () -> Double = { MonotonicClock.now() }
 
     /// The alerts firing now, as firing events (for /status and /metrics).
     public var firingAlerts: [AlertEvent] {

@@ -6,6 +6,7 @@ import Darwin
 import Foundation
 import Logging
 import SanpathCore
+import SanpathSystem
 import ServiceLifecycle
 
 /// sd_notify without libsystemd: one datagram per message to `$NOTIFY_SOCKET` (a path, or an
@@ -43,10 +44,7 @@ public struct SystemdNotifier: Sendable {
     /// `RELOADING=1` with `MONOTONIC_USEC` (which `Type=notify-reload` wants); `ready` ends it.
     @discardableResult
     public func reloading(status: String? = nil) throws(SanpathError) -> Bool {
-        var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &ts)
-        let usec = UInt64(ts.tv_sec) * 1_000_000 + UInt64(ts.tv_nsec) / 1_000
-        return try send(["RELOADING=1", "MONOTONIC_USEC=\(usec)"] + (status.map { ["STATUS=\($0)"] } ?? []))
+        try send(["RELOADING=1", "MONOTONIC_USEC=\(MonotonicClock.microseconds())"] + (status.map { ["STATUS=\($0)"] } ?? []))
     }
 
     /// `STOPPING=1`: shutdown has begun.

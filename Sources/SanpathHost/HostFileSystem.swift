@@ -4,6 +4,7 @@ import Glibc
 import Darwin
 #endif
 import SanpathCore
+import SystemPackage
 
 /// Owner and permission bits of a file, kept across an apply.
 public struct FileInfo: Sendable, Hashable, Codable {
@@ -126,14 +127,15 @@ public struct LocalFileSystem: HostFileSystem {
             if errno == ENOENT { return nil }
             throw LocalFileSystem.errnoError("cannot read", real)
         }
-        defer { close(fd) }
+        let file = FileDescriptor(rawValue: fd)
+        defer { try? file.close() }  // read-only: a close error loses nothing
         var out: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 65536)
         while true {
-            let n = buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw LocalFileSystem.errnoError("cannot read", real)
+            // swift-system retries after EINTR
+            let n: Int
+            do { n = try buffer.withUnsafeMutableBytes { try file.read(into: $0) } } catch {
+                throw SanpathError(.io, "cannot read \(real): \(error)", underlying: error)
             }
             if n == 0 { break }
             out.append(contentsOf: buffer[0..<n])
@@ -184,17 +186,13 @@ public struct LocalFileSystem: HostFileSystem {
         defer {
             if !ok { unlink(temp) }
         }
-        var written = 0
         CrashSteps.step("write \(temp)")
-        while written < bytes.count {
-            let n = bytes[written...].withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                let code = errno
-                close(fd)
-                throw LocalFileSystem.errnoError("cannot write", temp, code)
-            }
-            written += n
+        do {
+            // every byte, after partial writes and EINTR (swift-system)
+            _ = try FileDescriptor(rawValue: fd).writeAll(bytes)
+        } catch {
+            close(fd)
+            throw SanpathError(.io, "cannot write \(temp): \(error)", underlying: error)
         }
         // owner first: chown may clear set-id bits that fchmod then sets back
         if fchown(fd, info.uid, info.gid) != 0, geteuid() == 0 {

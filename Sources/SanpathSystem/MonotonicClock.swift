@@ -2,12 +2,26 @@
 import Glibc
 #endif
 
-/// CLOCK_MONOTONIC, the clock `udevadm monitor` and the kernel's uevent stamps use.
-enum MonotonicClock {
+/// CLOCK_MONOTONIC, the clock `udevadm monitor` and the kernel's uevent stamps use, and the one
+/// systemd wants in `MONOTONIC_USEC`: the daemon's only reader of it. Swift's `SuspendingClock`
+/// reads the same clock on Linux but its instants carry no number to compare with those stamps;
+/// durations that are compared with nothing outside use `ContinuousClock`.
+public enum MonotonicClock {
     /// Seconds since boot (not counting suspend).
-    static func now() -> Double {
+    public static func now() -> Double {
+        let time = read()
+        return Double(time.tv_sec) + Double(time.tv_nsec) / 1_000_000_000
+    }
+
+    /// Microseconds since boot (not counting suspend), as systemd writes them.
+    public static func microseconds() -> UInt64 {
+        let time = read()
+        return UInt64(time.tv_sec) * 1_000_000 + UInt64(time.tv_nsec) / 1_000
+    }
+
+    private static func read() -> timespec {
         var time = timespec()
         clock_gettime(CLOCK_MONOTONIC, &time)
-        return Double(time.tv_sec) + Double(time.tv_nsec) / 1_000_000_000
+        return time
     }
 }

@@ -81,7 +81,7 @@ struct MonitorDaemonTests {
                 // readiness: after the first full scan, with what it watches
                 var message = try await socket.receive()
                 while !message.hasPrefix("READY=1") { message = try await socket.receive() }
-                #expect(message == "READY=1\nSTATUS=watching 1 map(s) for the netapp nc site")
+                #expect(message.hasPrefix("READY=1\nSTATUS=watching ") && message.hasSuffix(" map(s) for the netapp nc site"), "\(message)")
                 #expect(host.collections.withLock { $0 } >= 1)
                 // READY=1 waited for the HTTP server
                 #expect(try httpGet(port: port, "/healthz").hasPrefix("HTTP/1.1 200"))
