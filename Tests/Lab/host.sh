@@ -108,6 +108,9 @@ lab_stage() {
     local runtime
     runtime=$(ldd "$bin" | awk '$2 == "=>" && $3 ~ /\/swift\// {print $3}')
     if [ -n "$runtime" ]; then mkdir -p "$LAB_SHARE/lib" && cp $runtime "$LAB_SHARE/lib/"; fi
+    # a Debian package for the opt-in `package` scenario (LAB_DEB=out/deb/sanpath_*.deb)
+    rm -rf "$LAB_SHARE/deb"
+    if [ -n "${LAB_DEB:-}" ]; then mkdir -p "$LAB_SHARE/deb" && cp "$LAB_DEB" "$LAB_SHARE/deb/"; fi
   ) 9>"${LAB_GUEST_LOCK:-/tmp/sanpath-lab-guest.lock}" || return 1
   # every shared library sanpath needs must be in the guest's rootfs (add its package to build-image)
   local lib missing=""
