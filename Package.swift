@@ -122,7 +122,7 @@ let package = Package(
             resources: [.copy("Fixtures")]),
         .testTarget(name: "SanpathProfilesTests", dependencies: ["SanpathProfiles"]),
         // Fakes of the OS boundaries, for tests only (never in the product).
-        .target(name: "SanpathTestSupport", dependencies: ["SanpathCore", "SanpathHost"], path: "Tests/SanpathTestSupport"),
+        .target(name: "SanpathTestSupport", dependencies: ["SanpathCore", "SanpathHost", "SanpathSystem"], path: "Tests/SanpathTestSupport"),
         .testTarget(
             name: "SanpathProvisionTests",
             dependencies: [
@@ -130,7 +130,7 @@ let package = Package(
             ]),
         .testTarget(name: "SanpathHealthTests", dependencies: ["SanpathHealth"]),
         .testTarget(name: "SanpathVolumeTests", dependencies: ["SanpathVolume", "SanpathTestSupport"]),
-        .testTarget(name: "SanpathSystemTests", dependencies: ["SanpathSystem"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "SanpathSystemTests", dependencies: ["SanpathSystem", "SanpathTestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(
             name: "SanpathDaemonTests",
             dependencies: [

@@ -110,9 +110,9 @@ struct StatusCommand: AsyncParsableCommand {
                 .usage, "--root \(root): no captured dmsetup-status.txt and dmsetup-table.txt (status cannot read a kernel under a root)")
         }
         let sysfs = SysfsReader(root: base.appendingPathComponent("sys").path)
-        let multipathd = text("multipathd-show-maps.json").map { FakeMultipathd(replies: ["show maps json": $0]) }
+        let multipathd = text("multipathd-show-maps.json").map { CapturedMultipathd(replies: ["show maps json": $0]) }
         let collector = SnapshotCollector(
-            deviceMapper: FakeDeviceMapper(dmsetupStatus: status, dmsetupTable: table, sysfs: sysfs), sysfs: sysfs,
+            deviceMapper: CapturedDeviceMapper(dmsetupStatus: status, dmsetupTable: table, sysfs: sysfs), sysfs: sysfs,
             ifaceFiles: IfaceFilesReader(root: root), multipathd: multipathd, logger: logger)
         return try await collector.collect()
     }

@@ -5,6 +5,7 @@ import Logging
 import SanpathCore
 import SanpathHealth
 import Synchronization
+import SanpathTestSupport
 import Testing
 
 @testable import SanpathSystem

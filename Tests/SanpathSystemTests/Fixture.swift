@@ -61,8 +61,8 @@ enum Fixture {
         func flush() {
             guard !title.isEmpty else { return }
             sections[title] = (
-                FakeDeviceMapper.multipathParams(dmsetupOutput: (lines["status"] ?? []).joined(separator: "\n")),
-                FakeDeviceMapper.multipathParams(dmsetupOutput: (lines["table"] ?? []).joined(separator: "\n"))
+                CapturedDeviceMapper.multipathParams(dmsetupOutput: (lines["status"] ?? []).joined(separator: "\n")),
+                CapturedDeviceMapper.multipathParams(dmsetupOutput: (lines["table"] ?? []).joined(separator: "\n"))
             )
         }
         for line in try text("dm-lines/dm-lines.txt").split(separator: "\n") {

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import SanpathHealth
+import SanpathTestSupport
 import Testing
 
 @testable import SanpathSystem
@@ -25,7 +26,7 @@ struct LabFixtureTests {
         SnapshotCollector(
             deviceMapper: try deviceMapper(state), sysfs: sysfs(state),
             ifaceFiles: IfaceFilesReader(root: Fixture.root.appendingPathComponent("lab/\(state)").path),
-            multipathd: FakeMultipathd(replies: ["show maps json": try Fixture.text("lab/\(state)/multipathd-show-maps.json")]),
+            multipathd: CapturedMultipathd(replies: ["show maps json": try Fixture.text("lab/\(state)/multipathd-show-maps.json")]),
             logger: Logger(label: "test"))
     }
 

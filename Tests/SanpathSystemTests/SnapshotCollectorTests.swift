@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import SanpathCore
 import SanpathHealth
+import SanpathTestSupport
 import Testing
 
 @testable import SanpathSystem
@@ -34,7 +35,7 @@ struct SnapshotCollectorTests {
 
     @Test("checker states from multipathd's JSON land on the paths they belong to")
     func checkerStates() async throws {
-        let collector = Self.collector(try Self.demoDM(), multipathd: FakeMultipathd(replies: ["show maps json": try Fixture.demoMapsJSON()]))
+        let collector = Self.collector(try Self.demoDM(), multipathd: CapturedMultipathd(replies: ["show maps json": try Fixture.demoMapsJSON()]))
         let collection = try await collector.timedCollect()
         let map = try #require(collection.snapshot.maps.first)
         #expect(map.name == "mpatha" && map.wwid == "36001405ab5e1ab000000000000000000")
@@ -46,11 +47,11 @@ struct SnapshotCollectorTests {
 
     @Test("multipathd stopped: running false and no checker state; multipathd answering 'fail': running, no state")
     func multipathdDown() async throws {
-        let stopped = Self.collector(try Self.demoDM(), multipathd: FakeMultipathd(replies: nil))
+        let stopped = Self.collector(try Self.demoDM(), multipathd: CapturedMultipathd(replies: nil))
         let snapshot = try await stopped.collect()
         #expect(snapshot.multipathdRunning == false)
         #expect(snapshot.maps.first?.paths.allSatisfy { $0.checkerState == nil } == true)
-        let failing = Self.collector(try Self.demoDM(), multipathd: FakeMultipathd(replies: [:]))
+        let failing = Self.collector(try Self.demoDM(), multipathd: CapturedMultipathd(replies: [:]))
         #expect(try await failing.collect().multipathdRunning == true)
         let unasked = Self.collector(try Self.demoDM())
         #expect(try await unasked.collect().multipathdRunning == nil)

@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import Logging
+import SanpathTestSupport
 import Testing
 
 @testable import SanpathSystem

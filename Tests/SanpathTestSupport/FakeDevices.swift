@@ -1,8 +1,8 @@
 import SanpathCore
+import SanpathSystem
 import Synchronization
 
-/// A device-mapper that replays captured `dmsetup status` / `dmsetup table` lines, for tests of
-/// anything built on `DeviceMapperSource`. States can be swapped while a test runs.
+/// A device-mapper whose maps a test swaps while it runs (a path failing, a map flushed).
 public actor FakeDeviceMapper: DeviceMapperSource {
     /// One map: identity plus its status and table parameters.
     public typealias Map = DMMapReading
@@ -15,19 +15,9 @@ public actor FakeDeviceMapper: DeviceMapperSource {
         self.maps = maps
     }
 
-    /// Maps from captured `dmsetup status` and `dmsetup table` output; each map's UUID and
-    /// major:minor come from a captured sysfs tree (`block/dm-N/dm/name`, `dm/uuid`, `dev`), its
-    /// open count is 0 (not captured). Maps missing from either output or from sysfs are left out.
+    /// The maps of captured `dmsetup` output (see `CapturedDeviceMapper`).
     public init(dmsetupStatus: String, dmsetupTable: String, sysfs: SysfsReader) {
-        let status = Self.multipathParams(dmsetupOutput: dmsetupStatus)
-        let table = Self.multipathParams(dmsetupOutput: dmsetupTable)
-        let kernelNames = Dictionary(sysfs.deviceMapperNames().map { ($1, $0) }, uniquingKeysWith: { first, _ in first })
-        self.maps = status.keys.sorted().compactMap { name in
-            guard let statusParams = status[name], let tableParams = table[name], let kernelName = kernelNames[name],
-                let uuid = sysfs.value(of: "block/\(kernelName)/dm/uuid"), let dev = sysfs.value(of: "block/\(kernelName)/dev")
-            else { return nil }
-            return Map(device: DMDevice(name: name, uuid: uuid, majorMinor: dev, openCount: 0), status: statusParams, table: tableParams)
-        }
+        self.maps = CapturedDeviceMapper(dmsetupStatus: dmsetupStatus, dmsetupTable: dmsetupTable, sysfs: sysfs).maps
     }
 
     /// Every map's identity.
@@ -50,7 +40,7 @@ public actor FakeDeviceMapper: DeviceMapperSource {
 
     /// Replaces a map's status line only.
     public func setStatus(_ status: String, of name: String) throws {
-        guard let index = maps.firstIndex(where: { $0.device.name == name }) else { throw Self.missing(name) }
+        guard let index = maps.firstIndex(where: { $0.device.name == name }) else { throw CapturedDeviceMapper.missing(name) }
         maps[index].status = status
     }
 
@@ -60,25 +50,13 @@ public actor FakeDeviceMapper: DeviceMapperSource {
     }
 
     private func map(_ name: String) throws -> Map {
-        guard let map = maps.first(where: { $0.device.name == name }) else { throw Self.missing(name) }
+        guard let map = maps.first(where: { $0.device.name == name }) else { throw CapturedDeviceMapper.missing(name) }
         return map
     }
 
-    private static func missing(_ name: String) -> SanpathError {
-        SanpathError(.mapNotFound, "device-mapper has no map named '\(name)' (removed, or never created)")
-    }
-
-    /// The multipath lines of `dmsetup status` or `dmsetup table` output (`mpatha: 0 131072 multipath …`),
-    /// as map name → parameters after the target type. Other targets and other text are left out.
+    /// See `CapturedDeviceMapper.multipathParams`.
     public static func multipathParams(dmsetupOutput: String) -> [String: String] {
-        var params: [String: String] = [:]
-        for line in dmsetupOutput.split(separator: "\n") {
-            guard let colon = line.firstIndex(of: ":") else { continue }
-            let words = line[line.index(after: colon)...].split(separator: " ", maxSplits: 3, omittingEmptySubsequences: true)
-            guard words.count >= 3, words[2] == "multipath", UInt64(words[0]) != nil, UInt64(words[1]) != nil else { continue }
-            params[String(line[..<colon])] = words.count == 4 ? String(words[3]) : ""
-        }
-        return params
+        CapturedDeviceMapper.multipathParams(dmsetupOutput: dmsetupOutput)
     }
 }
 
@@ -143,26 +121,6 @@ public final class FakeUdevSource: UdevEventSource {
         }
         flush()
         return events
-    }
-}
-
-/// A multipathd that answers from a table of captured replies, or is not running.
-public struct FakeMultipathd: MultipathdClient {
-    /// Reply text by command; nil: multipathd is not running.
-    public var replies: [String: String]?
-
-    /// Creates a fake; `replies` nil acts like a stopped multipathd.
-    public init(replies: [String: String]?) {
-        self.replies = replies
-    }
-
-    /// The captured reply, `fail` for a command it has none for (as multipathd answers an unknown
-    /// command), or `.multipathd` when not running.
-    public func command(_ command: String) async throws -> String {
-        guard let replies else {
-            throw SanpathError(.multipathd, "multipathd is not running (fake)")
-        }
-        return replies[command] ?? "fail\n"
     }
 }
 
