@@ -86,6 +86,10 @@ private struct Parser {
     var index = 0
     var line = 1
     var lineStart = 0
+    /// Arrays open around the value being parsed.
+    var depth = 0
+    /// Deeper nesting is an error, not a stack overflow (found by scripts/fuzz: 2 KB of `[` crashed it).
+    static let maximumDepth = 32
 
     init(text: String, source: String) {
         self.scalars = Array(text.unicodeScalars)
@@ -236,6 +240,11 @@ private struct Parser {
             advance()
             return .string(String(text), start)
         case "[":
+            guard depth < Parser.maximumDepth else {
+                throw fail("arrays nested deeper than \(Parser.maximumDepth) levels are not supported in sanpath files")
+            }
+            depth += 1
+            defer { depth -= 1 }
             advance()
             var items: [SiteTOML.Value] = []
             while true {

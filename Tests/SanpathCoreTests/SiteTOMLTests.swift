@@ -2,6 +2,19 @@ import SanpathCore
 import Testing
 
 @Suite struct SiteTOMLTests {
+    /// scripts/fuzz's find (Fuzz/Corpus/toml/nested-arrays): arrays nested ~2,000 deep overflowed
+    /// the stack; now any depth past 32 is an error with its place, and 32 still parses.
+    @Test func deeplyNestedArraysAreAnErrorNotACrash() throws {
+        let deep = "paths = " + String(repeating: "[", count: 100_000) + "\n"
+        #expect {
+            _ = try SiteTOML.parse(deep, source: "site.toml")
+        } throws: { error in
+            (error as? SanpathError)?.message.contains("arrays nested deeper than 32 levels") == true
+        }
+        let ok = "paths = " + String(repeating: "[", count: 32) + String(repeating: "]", count: 32) + "\n"
+        #expect(throws: Never.self) { _ = try SiteTOML.parse(ok, source: "site.toml") }
+    }
+
     @Test func parsesTheSiteFileShape() throws {
         let text = """
             # site
