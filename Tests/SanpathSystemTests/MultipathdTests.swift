@@ -61,8 +61,9 @@ struct MultipathdTests {
         let error = try await #require(throws: SanpathError.self) { try await client.command("show maps json") }
         let elapsed = ContinuousClock.now - start
         #expect(error.message.contains("did not answer 'show maps json': poll: timed out"), "\(error.message)")
-        // it waited for its timeout; the upper bound only catches a hang
-        #expect(elapsed >= .milliseconds(280) && elapsed < .seconds(20))
+        // it waited for its timeout (a hang is caught by the test's time limit: other tests that
+        // block the cooperative pool make any wall-clock upper bound flaky)
+        #expect(elapsed >= .milliseconds(280))
     }
 }
 

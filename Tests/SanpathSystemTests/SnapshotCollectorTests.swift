@@ -42,7 +42,8 @@ struct SnapshotCollectorTests {
         #expect(map.paths.map(\.majorMinor) == ["8:16", "8:0"])
         #expect(map.paths.map(\.checkerState) == ["ready", "ready"])
         #expect(collection.snapshot.multipathdRunning == true)
-        #expect(collection.duration > .zero && collection.duration < .seconds(5))
+        // measured (no wall-clock bound: other tests that block the cooperative pool make one flaky)
+        #expect(collection.duration > .zero)
     }
 
     @Test("multipathd stopped: running false and no checker state; multipathd answering 'fail': running, no state")

@@ -45,8 +45,9 @@ struct TCPProberTests {
         let result = await prober.probe(host: "127.0.0.1", port: listener.port, timeout: 0.5, device: nil)
         let elapsed = ContinuousClock.now - start
         #expect(result == .failure(TCPProber.Failure(step: "connect", reason: "timed out after 0.5 s")))
-        // it waited for its timeout; the upper bound only catches a hang
-        #expect(elapsed >= .milliseconds(480) && elapsed < .seconds(20))
+        // it waited for its timeout (a hang is caught by the suite's time limit: other tests that
+        // block the cooperative pool make any wall-clock upper bound flaky)
+        #expect(elapsed >= .milliseconds(480))
     }
 
     @Test("through a named NIC: lo reaches loopback, an unknown NIC is refused by the kernel")
