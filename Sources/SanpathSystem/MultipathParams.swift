@@ -202,7 +202,10 @@ struct DMTokens {
     }
 
     mutating func words(_ count: Int, _ expected: String) throws -> [String] {
-        try (0..<count).map { _ in try word(expected) }
+        // a count past the line's end is an error before anything is reserved for it (scripts/fuzz:
+        // `map` reserved the count, and a 20-digit count asked for exabytes)
+        guard count <= words.count - index else { throw error(at: words.count, expected: expected) }
+        return try (0..<count).map { _ in try word(expected) }
     }
 
     /// A count followed by that many words; `what` names the words (`feature arguments`).

@@ -6,6 +6,17 @@ import Testing
 
 @Suite("dm multipath status and table lines")
 struct MultipathParamsTests {
+    /// scripts/fuzz's find (Fuzz/Corpus/dm-lines/huge-count): a count of words far past the
+    /// line's end made the parser reserve that many before failing, and abort; now it is the
+    /// usual malformed-line error.
+    @Test("a count past the end of the line is a malformed line, not an allocation of that count")
+    func hugeCounts() throws {
+        for line in ["2 1 0 0000003741626446276610732 1 0", "0 1 0 1 1 A 99999999999999999 8:16 A 0", "1 9223372036854775807"] {
+            #expect(throws: SanpathError.self) { _ = try MultipathStatus(parsing: line, map: "mpatha") }
+            #expect(throws: SanpathError.self) { _ = try MultipathTable(parsing: line, map: "mpatha") }
+        }
+    }
+
     @Test("the lab demo's healthy map: one service-time group, two active paths, ALUA, no queueing")
     func demoHealthy() throws {
         let (status, table) = try Fixture.demoMap()
