@@ -10,15 +10,15 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ count: Int) -> CInt {
     var kept = 0
     let keep: (ScannedLine) -> String? = { line in
         kept += 1
-        _ = LogLine.parse(line.text)
+        _ = LogLineParser.parse(line.text)
         return line.matched && line.text.contains("thread") ? "thread" : nil
     }
     scanner.feed(UnsafeRawBufferPointer(rebasing: buffer[..<cut]), keep: keep)
     scanner.feed(UnsafeRawBufferPointer(rebasing: buffer[cut...]), keep: keep)
     scanner.finish(keep: keep)
-    buffer.withMemoryRebound(to: UInt8.self) { _ = LogLine.parse($0) }
+    buffer.withMemoryRebound(to: UInt8.self) { _ = LogLineParser.parse($0) }
     for line in String(decoding: buffer, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).prefix(64) {
-        _ = LogLine.parse(String(line))
+        _ = LogLineParser.parse(String(line))
     }
     return 0
 }
