@@ -165,7 +165,15 @@ public enum MultipathLint {
                 if scope == "blacklist" || scope == "blacklist_exceptions", pattern.hasPrefix("!") {
                     pattern.removeFirst()  // a leading '!' inverts the match
                 }
-                if let problem = regexProblem(pattern) {
+                if tooComplex(pattern) {
+                    out.append(
+                        MultipathFinding(
+                            diagnostic: Diagnostic(
+                                .warning, at: conf.location(line: setting.line, column: setting.valueColumn),
+                                "this pattern has stacked or many repetition operators, large counts or over 1024 characters: sanpath does not compile it (glibc's regcomp can take gigabytes on such patterns, and multipath-tools compiles it too)",
+                                text: "\(key) \"\(setting.value.prefix(60))\""),
+                            edits: [], changes: []))
+                } else if let problem = regexProblem(pattern) {
                     if pattern.hasPrefix("*"), regexProblem("." + pattern) == nil {
                         let fixed = (setting.value.hasPrefix("!") ? "!" : "") + "." + pattern
                         out.append(
@@ -195,14 +203,51 @@ public enum MultipathLint {
     /// The first SCSI disk kernel name (`sda`, `sdb`, … `sdaz`) a blacklist devnode pattern
     /// matches, or nil. An inverted pattern (`!…`) blacklists everything else and is skipped.
     static func kernelDiskNameMatched(by pattern: String) -> String? {
-        guard !pattern.hasPrefix("!"), regexProblem(pattern) == nil else { return nil }
+        guard !pattern.hasPrefix("!"), let regex = CompiledRegex(pattern) else { return nil }
         let letters = "abcdefghijklmnopqrstuvwxyz".map(String.init)
         let names = letters.map { "sd\($0)" } + letters.map { "sda\($0)" }
-        return names.first { regexMatches(pattern, $0) }
+        return names.first { regex.matches($0) }
     }
 
-    /// The regcomp error for a POSIX extended regular expression, or nil when it compiles.
+    /// Whether glibc's regcomp could take unbounded memory on a pattern: stacked or many
+    /// repetition operators, a large `{m,n}` count, or a very long pattern (fuzzing found one that
+    /// made it allocate 2.5 GB). Such a pattern is neither judged nor matched, only reported.
+    public static func tooComplex(_ pattern: String) -> Bool {
+        let bytes = Array(pattern.utf8)
+        guard bytes.count <= 1024 else { return true }
+        var operators = 0
+        var stacked = 0
+        var number = 0
+        var inBraces = false
+        for byte in bytes {
+            switch byte {
+            case UInt8(ascii: "*"), UInt8(ascii: "+"), UInt8(ascii: "?"):
+                operators += 1
+                stacked += 1
+            case UInt8(ascii: "{"):
+                operators += 1
+                stacked += 1
+                inBraces = true
+                number = 0
+            case UInt8(ascii: "0")...UInt8(ascii: "9") where inBraces:
+                number = min(number * 10 + Int(byte - UInt8(ascii: "0")), 100_000)
+                if number > 255 { return true }
+            case UInt8(ascii: ","):
+                number = 0
+            case UInt8(ascii: "}") where inBraces:
+                inBraces = false
+            default:
+                stacked = 0
+            }
+            if stacked > 2 || operators > 32 { return true }
+        }
+        return false
+    }
+
+    /// The regcomp error for a POSIX extended regular expression, or nil when it compiles (or is
+    /// too complex to compile safely: `tooComplex`).
     public static func regexProblem(_ pattern: String) -> String? {
+        guard !tooComplex(pattern) else { return nil }
         var regex = regex_t()
         let status = regcomp(&regex, pattern, REG_EXTENDED | REG_NOSUB)
         defer { if status == 0 { regfree(&regex) } }
@@ -214,10 +259,7 @@ public enum MultipathLint {
 
     /// Whether an extended regular expression matches `text` (as multipath-tools matches vendor and product).
     public static func regexMatches(_ pattern: String, _ text: String) -> Bool {
-        var regex = regex_t()
-        guard regcomp(&regex, pattern, REG_EXTENDED | REG_NOSUB) == 0 else { return false }
-        defer { regfree(&regex) }
-        return regexec(&regex, text, 0, nil, 0) == 0
+        CompiledRegex(pattern)?.matches(text) ?? false
     }
 
     // MARK: fixes
@@ -328,4 +370,18 @@ public enum MultipathFormat {
         return String(decoding: utf8[..<setting.valueRange.lowerBound], as: UTF8.self) + written
             + String(decoding: utf8[setting.valueRange.upperBound...], as: UTF8.self)
     }
+}
+
+/// A POSIX extended regular expression compiled once (multipath-tools' flavour), freed with it;
+/// nil for a pattern that does not compile or is too complex to compile safely.
+final class CompiledRegex {
+    private var regex = regex_t()
+
+    init?(_ pattern: String) {
+        guard !MultipathLint.tooComplex(pattern), regcomp(&regex, pattern, REG_EXTENDED | REG_NOSUB) == 0 else { return nil }
+    }
+
+    deinit { regfree(&regex) }
+
+    func matches(_ text: String) -> Bool { regexec(&regex, text, 0, nil, 0) == 0 }
 }

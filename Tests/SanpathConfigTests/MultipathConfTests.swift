@@ -168,3 +168,26 @@ import Testing
         #expect(fixed(conf, version: .debian12).0.contains("# detect_pgpolicy yes"))
     }
 }
+
+/// scripts/fuzz's find (Fuzz/Corpus/multipath-conf/regcomp-oom): blacklist devnode patterns with
+/// runs of `+` made glibc's regcomp allocate 2.5 GB while the lint checked them. Such patterns are
+/// not compiled now, and the lint says so on their line.
+@Suite struct RegcompBoundTests {
+    static let input = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("Fuzz/Corpus/multipath-conf/regcomp-oom")
+
+    @Test func aPatternRegcompCouldBlowUpOnIsNotCompiled() throws {
+        let bytes = try Data(contentsOf: Self.input)
+        let conf = MultipathConf(text: String(decoding: bytes, as: UTF8.self), source: "regcomp-oom")
+        let findings = MultipathLint.findings(conf)
+        #expect(findings.contains { $0.diagnostic.message.contains("sanpath does not compile it") })
+        #expect(MultipathLint.tooComplex("^(ram|" + String(repeating: "+", count: 58) + ")"))
+        #expect(MultipathLint.tooComplex("a{1000}"))
+        #expect(MultipathLint.tooComplex(String(repeating: "a", count: 2000)))
+        // what real files hold is still checked
+        for pattern in ["^(ram|raw|loop|fd|md|dm-|sr|scd|st)[0-9]*", "^sd[a-z]+[0-9]*$", "^cciss!c[0-9]d[0-9]*", "LUN.*", "^(RAID|DISK|VRAID)", "x{2,3}"] {
+            #expect(!MultipathLint.tooComplex(pattern), "\(pattern)")
+        }
+        #expect(MultipathLint.regexProblem("*") != nil)
+    }
+}
