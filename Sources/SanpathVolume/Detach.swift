@@ -7,6 +7,7 @@ import SanpathCore
 import SanpathHealth
 import SanpathHost
 import SanpathSite
+import SanpathSystem
 
 /// What `volume detach` did.
 public struct DetachResult: Sendable, Hashable, Codable {
@@ -115,7 +116,7 @@ public struct VolumeDetacher: Sendable {
         if let device, let mapName {
             try await flush(mapName, device: device, disks: disks, waker: waker)
         }
-        for disk in disks.sorted(by: SysfsReaderOrder.kernel) {
+        for disk in disks.sorted(by: SysfsReader.kernelOrder) {
             let writer = host.attributes
             let attribute = host.sysfs.path("block/\(disk)/device/delete")
             do throws(SanpathError) {
@@ -173,7 +174,7 @@ public struct VolumeDetacher: Sendable {
 
         let leftovers = await self.leftovers(wwid: wwid)
         return DetachResult(
-            wwid: wwid, map: mapName, removedDisks: disks.sorted(by: SysfsReaderOrder.kernel), loggedOut: loggedOut,
+            wwid: wwid, map: mapName, removedDisks: disks.sorted(by: SysfsReader.kernelOrder), loggedOut: loggedOut,
             keptSessions: kept.map { "\($0.target) \($0.portal ?? "?") \($0.iface ?? "default") (session \($0.id))" }, unexport: said,
             leftovers: leftovers)
     }
@@ -215,11 +216,6 @@ public struct VolumeDetacher: Sendable {
         }
         return out
     }
-}
-
-/// sda < sdb < … < sdz < sdaa.
-enum SysfsReaderOrder {
-    static func kernel(_ a: String, _ b: String) -> Bool { a.count != b.count ? a.count < b.count : a < b }
 }
 
 /// Runs `body`, or throws when it takes longer than `seconds`; the body goes on in the
