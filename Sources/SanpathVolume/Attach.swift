@@ -115,17 +115,23 @@ public struct VolumeAttacher: Sendable {
         await withTaskGroup(of: PathOutcomeReport.self) { group in
             for (index, step) in steps.enumerated() {
                 let portal = PortalAddress(host: resolved[step.path.portal.host]![0], port: step.path.portal.port)
-                group.addTask { await self.bringUp(step, index: index, portal: portal, request: request, addresses: resolved) }
+                group.addTask {
+                    await self.bringUp(step, index: index, portal: portal, request: request, addresses: resolved, waker: waker)
+                }
             }
             for await outcome in group { outcomes[outcome.index] = outcome }
         }
         var loginFailures: [Int: String] = [:]
         var sessionOf: [Int: ISCSISession] = [:]
-        var hosts: [Int: Int?] = [:]
+        // the SCSI host of each path that is up; a path without one is down, with the reason
+        var hosts: [Int: Int] = [:]
         for (index, outcome) in outcomes {
-            if let failure = outcome.failure { loginFailures[index] = failure; continue }
             sessionOf[index] = outcome.session
-            hosts[index] = outcome.host
+            guard outcome.failure == nil, let number = outcome.host else {
+                loginFailures[index] = outcome.failure ?? "session \(outcome.session?.id ?? 0) has no SCSI host in sysfs"
+                continue
+            }
+            hosts[index] = number
         }
 
         // the disks and their WWIDs, then the one map that holds them all
@@ -139,7 +145,7 @@ public struct VolumeAttacher: Sendable {
         func present() -> [Int: String] {
             var disks: [Int: String] = [:]
             for index in wanted {
-                if let number = hosts[index] ?? nil, let disk = host.disk(host: number, lun: lun), host.udevSerial(of: disk) != nil {
+                if let number = hosts[index], let disk = host.disk(host: number, lun: lun), host.udevSerial(of: disk) != nil {
                     disks[index] = disk
                 }
             }
@@ -215,21 +221,35 @@ public struct VolumeAttacher: Sendable {
     /// One path: its login when it has no session, then the scan of exactly the LUN on the
     /// session's host (`0 0 LUN`: iSCSI sessions are channel 0, target 0 of a host of their own).
     func bringUp(
-        _ step: PathStep, index: Int, portal: PortalAddress, request: VolumeRequest, addresses: [String: [String]]
+        _ step: PathStep, index: Int, portal: PortalAddress, request: VolumeRequest, addresses: [String: [String]],
+        waker: EventWaker
     ) async -> PathOutcomeReport {
         if step.needsLogin, let failure = await login(step, portal: portal, chap: request.chap) {
             return PathOutcomeReport(index: index, session: nil, host: nil, failure: failure)
         }
-        let sessions = host.sysfs.sessions()
-        guard
-            let again = try? VolumeDecisions.attachSteps(
-                for: VolumeRequest(paths: [step.path], lun: request.lun), interfaces: interfaces,
-                ifaces: [HostIface(name: step.iface, nic: step.nic)], sessions: sessions, addresses: addresses),
-            let id = again.first?.session, let session = sessions.first(where: { $0.id == id })
-        else {
-            return PathOutcomeReport(index: index, session: nil, host: nil, failure: "no logged-in session after the login")
+        // the session and its SCSI host as sysfs shows them; right after a login (two of them at
+        // once) they may show a moment later than iscsiadm returns: wait for them, bounded
+        let interfaces = self.interfaces
+        let host = self.host
+        let seen = await waker.wait(upTo: pathGrace) { () -> (session: ISCSISession, host: Int)? in
+            let sessions = host.sysfs.sessions()
+            guard
+                let again = try? VolumeDecisions.attachSteps(
+                    for: VolumeRequest(paths: [step.path], lun: request.lun), interfaces: interfaces,
+                    ifaces: [HostIface(name: step.iface, nic: step.nic)], sessions: sessions, addresses: addresses),
+                let id = again.first?.session, let session = sessions.first(where: { $0.id == id }),
+                let number = host.hostNumber(ofSession: id)
+            else { return nil }
+            return (session, number)
         }
-        let number = host.hostNumber(ofSession: session.id)
+        guard let seen else {
+            let what = step.needsLogin ? "iscsiadm logged in, but" : "the session went away:"
+            return PathOutcomeReport(
+                index: index, session: nil, host: nil,
+                failure: "\(what) no LOGGED_IN session of \(step.path.target) at \(portal) with a SCSI host showed in sysfs within \(Int(pathGrace)) s")
+        }
+        let session = seen.session
+        let number: Int? = seen.host
         if let number, host.disk(host: number, lun: request.lun) == nil {
             // the scan blocks while its session is silent: bounded, and it goes on in the background
             let writer = host.attributes
@@ -300,13 +320,13 @@ public struct VolumeAttacher: Sendable {
     }
 
     /// Why no map formed, in multipath-tools' own words where it has some.
-    func whyNoMap(steps: [PathStep], hosts: [Int: Int?], lun: Int, failures: [Int: String]) async throws(SanpathError) -> String {
+    func whyNoMap(steps: [PathStep], hosts: [Int: Int], lun: Int, failures: [Int: String]) async throws(SanpathError) -> String {
         var lines = ["no multipath map formed for LUN \(lun) within \(Int(mapTimeout)) s"]
         var disks: [String] = []
         for (index, step) in steps.enumerated() {
             if let failure = failures[index] {
                 lines.append("  \(step.path): \(failure)")
-            } else if let number = hosts[index] ?? nil, let disk = host.disk(host: number, lun: lun) {
+            } else if let number = hosts[index], let disk = host.disk(host: number, lun: lun) {
                 disks.append(disk)
                 let serial = host.udevSerial(of: disk) ?? "no WWID from udev yet"
                 let holder = host.holdingMap(of: disk).map { "held by \($0.device) (mpath-\($0.wwid))" } ?? "in no map"

@@ -54,7 +54,7 @@ timed() { local t0=$EPOCHREALTIME; "$@"; local rc=$?; echo "$(awk -v a="$t0" -v 
 # --- a: first volume, fresh logins on both paths
 timed attach 0 > "$OUT/attach-0.txt" 2> "$OUT/attach-0.err"; rc=$?
 echo "sanpath attach LUN 0 (2 new logins): $(cat "$OUT/last-ms") ms, exit $rc" | tee -a "$OUT/timings.txt"
-check "attach LUN 0 over both paths: exit 0 [attach-0.txt]" test "$rc" = 0
+check "attach LUN 0 over both paths: exit 0 [attach-0.err]" bash -c "cat '$OUT/attach-0.err'; test $rc = 0"
 DEV0=$(cat "$OUT/attach-0.txt")
 check "attach printed /dev/disk/by-id/dm-uuid-mpath-<wwid>, and it exists" bash -c "[[ '$DEV0' == /dev/disk/by-id/dm-uuid-mpath-* ]] && [ -b '$DEV0' ]"
 DM0=$(map_of "$DEV0"); WWID0=$(wwid_of "$DM0")
@@ -69,7 +69,7 @@ check "a pattern written through $DEV0 reads back (O_DIRECT)" bash -c \
 # --- b: second volume on the same target: the sessions are reused
 timed attach 1 > "$OUT/attach-1.txt" 2> "$OUT/attach-1.err"; rc=$?
 echo "sanpath attach LUN 1 (sessions exist): $(cat "$OUT/last-ms") ms, exit $rc" | tee -a "$OUT/timings.txt"
-check "attach LUN 1 on the same sessions: exit 0" test "$rc" = 0
+check "attach LUN 1 on the same sessions: exit 0 [attach-1.err]" bash -c "cat '$OUT/attach-1.err'; test $rc = 0"
 DEV1=$(cat "$OUT/attach-1.txt"); DM1=$(map_of "$DEV1"); WWID1=$(wwid_of "$DM1")
 check "still 2 sessions (no second login)" test "$(logged_in)" = 2
 check "LUN 1's map $DM1 has 2 paths, its own WWID" bash -c "[ $(paths_of "$DM1") = 2 ] && [ '$WWID1' != '$WWID0' ]"
