@@ -81,7 +81,7 @@ cap_sysfs() {
 # capture STATE: every command view plus the sysfs mirror and the iface files
 capture() {
   local d=$F/$1
-  mkdir -p "$d/etc/iscsi/ifaces"
+  mkdir -p "$d$ISCSI_DB/ifaces"
   say "capturing state '$1'"
   dmsetup status > "$d/dmsetup-status.txt" 2>&1
   dmsetup table > "$d/dmsetup-table.txt" 2>&1
@@ -92,7 +92,8 @@ capture() {
   iscsiadm -m session -P 3 > "$d/iscsiadm-session-P3.txt" 2>&1
   iscsiadm -m session > "$d/iscsiadm-session.txt" 2>&1
   iscsiadm -m iface > "$d/iscsiadm-iface.txt" 2>&1
-  cp /etc/iscsi/ifaces/iface0 /etc/iscsi/ifaces/iface1 "$d/etc/iscsi/ifaces/"
+  # the iface files where this guest's open-iscsi keeps them (etc/iscsi or var/lib/iscsi under the state)
+  cp "$ISCSI_DB/ifaces/iface0" "$ISCSI_DB/ifaces/iface1" "$d$ISCSI_DB/ifaces/"
   cap_sysfs "$d"
 }
 # dm_path_states: "MAJ:MIN STATE" for every path of every multipath map (dmsetup status)

@@ -70,7 +70,7 @@ step "field-netapp: $n NetApp LUN(s) x 2 paths, a host sanpath has not provision
 lab_net_setup || { _record 1 "guest network setup" ""; lab_finish; }
 check "LIO target: $n LUNs with the netapp identity (ALUA: portal A optimized, B non-optimized)" lab_target_setup netapp "$n" 16 || lab_finish
 rm -f /etc/udev/rules.d/57-dm-permissions.rules /etc/udev/rules.d/12-dm-permissions.rules
-rm -rf /etc/iscsi/ifaces/iface0 /etc/iscsi/ifaces/iface1
+rm -rf "$ISCSI_DB/ifaces/iface0" "$ISCSI_DB/ifaces/iface1"
 cat > /etc/multipath.conf <<'EOF'
 # /etc/multipath.conf of this host before sanpath: a map for every LUN seen through two paths
 defaults {

@@ -129,7 +129,7 @@ restore_path tgtdrop $PORTAL_B
 WWID2=$(wwid_of "$(map_of "$DEV2")")
 check "detach LUN 2: exit 0, nothing left, logged out" bash -c \
   "sanpath volume detach '$DEV2' > '$OUT/detach-2.txt' 2>&1 && [ \$(dmsetup ls --target multipath | grep -c mpath) = 0 ]"
-check "audit: nothing left for LUN 2's WWID, no session, no node record (not even portal B's, whose login failed)" bash -c "$(declare -f nothing_left); nothing_left '$WWID2' && [ \$(iscsiadm -m session 2>/dev/null | grep -c .) = 0 ] && [ -z \"\$(find /etc/iscsi/nodes -type f 2>/dev/null)\" ] || { ls -R /etc/iscsi/nodes; false; }"
+check "audit: nothing left for LUN 2's WWID, no session, no node record (not even portal B's, whose login failed)" bash -c "$(declare -f nothing_left); nothing_left '$WWID2' && [ \$(iscsiadm -m session 2>/dev/null | grep -c .) = 0 ] && [ -z \"\$(find '$ISCSI_DB/nodes' -type f 2>/dev/null)\" ] || { ls -R '$ISCSI_DB/nodes'; false; }"
 
 cat "$OUT/timings.txt"
 lab_finish
