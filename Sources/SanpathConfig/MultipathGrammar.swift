@@ -37,22 +37,32 @@ public enum MultipathGrammar {
     /// Keywords multipath-tools 0.9.4 accepts in each scope.
     public static let keywords: [String: Set<String>] = keywords094
 
-    /// The keyword table of a release: that of the newest capture at or below it (0.9.4 for
-    /// anything older than 0.11.1; 0.11.1 from there on).
+    /// The keyword table of a release. The 0.11.1 capture differs from 0.9.4's only by four
+    /// keywords, and multipath-tools' NEWS.md dates them: 0.9.6 added `detect_pgpolicy` and
+    /// `detect_pgpolicy_use_tpg`, 0.9.7 `max_retries` and `auto_resize`, and the captures differ
+    /// by nothing else. So 0.10.x, which has no capture here, gets 0.11.1's table, not 0.9.4's.
     public static func keywords(for version: MultipathToolsVersion) -> [String: Set<String>] {
-        version >= MultipathToolsVersion(0, 11, 1) ? keywords0111 : keywords094
+        if version >= MultipathToolsVersion(0, 9, 7) { return keywords097 }
+        if version >= MultipathToolsVersion(0, 9, 6) { return keywords096 }
+        return keywords094
     }
 
-    /// Keywords 0.11.1 accepts beyond 0.9.4's, per scope (the captures differ only by these).
-    /// `detect_pgpolicy`, `detect_pgpolicy_use_tpg`: choose group_by_prio for ALUA devices;
-    /// `auto_resize`, `max_retries`: defaults only.
-    static let added0111: [String: Set<String>] = [
-        "defaults": ["auto_resize", "detect_pgpolicy", "detect_pgpolicy_use_tpg", "max_retries"],
+    /// Added in 0.9.6: choose group_by_prio (or group_by_tpg) for ALUA devices.
+    static let added096: [String: Set<String>] = [
+        "defaults": ["detect_pgpolicy", "detect_pgpolicy_use_tpg"],
         "device": ["detect_pgpolicy", "detect_pgpolicy_use_tpg"],
         "overrides": ["detect_pgpolicy", "detect_pgpolicy_use_tpg"],
     ]
 
-    static let keywords0111: [String: Set<String>] = keywords094.merging(added0111) { $0.union($1) }
+    /// Added in 0.9.7, defaults only: `max_retries` (SCSI retries), `auto_resize`.
+    static let added097: [String: Set<String>] = [
+        "defaults": ["auto_resize", "max_retries"],
+    ]
+
+    static let keywords096: [String: Set<String>] = keywords094.merging(added096) { $0.union($1) }
+
+    /// 0.9.7's table, which the 0.11.1 capture matches.
+    static let keywords097: [String: Set<String>] = keywords096.merging(added097) { $0.union($1) }
 
     static let keywords094: [String: Set<String>] = [
         "defaults": [

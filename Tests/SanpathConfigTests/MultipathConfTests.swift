@@ -167,6 +167,21 @@ import Testing
         #expect(fixed(conf, version: .debian13).1.isEmpty)
         #expect(fixed(conf, version: .debian12).0.contains("# detect_pgpolicy yes"))
     }
+
+    /// Releases between the captures get the keywords of the release that added them (NEWS.md:
+    /// detect_pgpolicy* in 0.9.6, max_retries and auto_resize in 0.9.7): a 0.10.x host knows all four.
+    @Test(arguments: [
+        ("0.9.5", false, false), ("0.9.6", true, false), ("0.9.7", true, true), ("0.10.0", true, true), ("0.10.4", true, true),
+    ])
+    func keywordsBetweenTheCaptures(_ release: String, _ pgpolicy: Bool, _ retries: Bool) throws {
+        let version = try #require(MultipathToolsVersion(parsing: release))
+        #expect(MultipathGrammar.knows("detect_pgpolicy", inScope: "defaults", version: version) == pgpolicy)
+        #expect(MultipathGrammar.knows("detect_pgpolicy_use_tpg", inScope: "device", version: version) == pgpolicy)
+        #expect(MultipathGrammar.knows("max_retries", inScope: "defaults", version: version) == retries)
+        #expect(MultipathGrammar.knows("auto_resize", inScope: "device", version: version) == false)
+        let conf = "defaults {\n\tdetect_pgpolicy yes\n\tmax_retries 3\n}\n"
+        #expect(fixed(conf, version: version).1.count == [pgpolicy, retries].filter { !$0 }.count)
+    }
 }
 
 /// scripts/fuzz's find (Fuzz/Corpus/multipath-conf/regcomp-oom): blacklist devnode patterns with
