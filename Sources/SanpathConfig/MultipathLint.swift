@@ -41,8 +41,11 @@ public enum MultipathLint {
             return "\(key) is ignored by multipath-tools \(version) (the built-in path is always used)"
         case "pg_timeout":
             return "pg_timeout is ignored by multipath-tools \(version) (the kernel dropped it)"
-        case "bindings_file", "wwids_file", "prkeys_file" where version >= MultipathToolsVersion(0, 10, 0):
-            return "\(key) is ignored from multipath-tools 0.10.0 (the files live in /etc/multipath)"
+        case "bindings_file", "wwids_file", "prkeys_file":
+            // NEWS.md, 0.9.7: "The options bindings_file, wwids_file and prkeys_file [...] have been
+            // removed" (deprecated, still honoured before); a `where` here bound only the last name
+            guard version >= MultipathToolsVersion(0, 9, 7) else { return nil }
+            return "\(key) is ignored from multipath-tools 0.9.7 (the files live in /etc/multipath)"
         case "disable_changed_wwids" where version >= MultipathToolsVersion(0, 10, 0):
             return "disable_changed_wwids is ignored from multipath-tools 0.10.0"
         default:

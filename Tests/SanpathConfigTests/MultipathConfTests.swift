@@ -168,6 +168,16 @@ import Testing
         #expect(fixed(conf, version: .debian12).0.contains("# detect_pgpolicy yes"))
     }
 
+    /// NEWS.md, 0.9.7: bindings_file, wwids_file and prkeys_file were removed (accepted, ignored).
+    @Test(arguments: ["bindings_file", "wwids_file", "prkeys_file"])
+    func stateFilesAreIgnoredFrom097(_ key: String) {
+        let conf = "defaults {\n\t\(key) /etc/multipath/x\n}\n"
+        #expect(fixed(conf, version: MultipathToolsVersion(0, 9, 6)).1.isEmpty)
+        let findings = fixed(conf, version: MultipathToolsVersion(0, 9, 7)).1
+        #expect(findings.count == 1)
+        #expect(findings.contains { "\($0)".contains("ignored from multipath-tools 0.9.7") }, "\(findings)")
+    }
+
     /// Releases between the captures get the keywords of the release that added them (NEWS.md:
     /// detect_pgpolicy* in 0.9.6, max_retries and auto_resize in 0.9.7): a 0.10.x host knows all four.
     @Test(arguments: [
