@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import SanpathCore
 import SanpathHealth
+import SanpathSystem
 import ServiceLifecycle
 import Synchronization
 
@@ -85,6 +86,10 @@ public final class AlertDelivery: Service, AlertDispatcher {
     public func publish(_ events: [AlertEvent]) async throws(SanpathError) {
         let changes = try AlertStateChanges.tracking(events)
         let entries = try await outbox.enqueueEntries(events, for: sinks.map(\.name), state: changes)
+        let written = MonotonicClock.now()
+        for event in events {
+            logger.debug("alert written", metadata: ["alert_id": "\(event.id)", "written_mono": "\(MonitorEngine.stamp(written))"])
+        }
         fresh.withLock { fresh in
             for entry in entries { fresh[entry.sink, default: []].append(entry) }
         }
@@ -151,6 +156,7 @@ public final class AlertDelivery: Service, AlertDispatcher {
                 guard await pause(.milliseconds(Int64(retryAt.timeIntervalSinceNow * 1000) + 1)) else { return }
                 continue
             }
+            let handedAt = MonotonicClock.now()
             do {
                 try await sink.deliver(entry.event)
             } catch {
@@ -172,13 +178,19 @@ public final class AlertDelivery: Service, AlertDispatcher {
                 }
                 continue
             }
+            let deliveredAt = MonotonicClock.now()
             do {
                 // bookkeeping finishes even when shutdown cancels the loop right now: a delivered
                 // entry left pending would go out once more after the restart
                 let id = entry.id
                 lastDelivered = id
                 try await Task { [outbox] in try await outbox.markDelivered(id) }.value
-                logger.debug("alert delivered", metadata: ["alert_id": "\(entry.event.id)", "attempts": "\(entry.attempts + 1)"])
+                logger.debug(
+                    "alert delivered",
+                    metadata: [
+                        "alert_id": "\(entry.event.id)", "attempts": "\(entry.attempts + 1)", "handed_mono": "\(MonitorEngine.stamp(handedAt))",
+                        "delivered_mono": "\(MonitorEngine.stamp(deliveredAt))",
+                    ])
             } catch {
                 // it will be delivered again: at least once, never lost
                 logger.error("cannot mark an alert delivered", metadata: ["alert_id": "\(entry.event.id)", "error": "\(error)"])

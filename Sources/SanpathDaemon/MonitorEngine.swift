@@ -41,6 +41,10 @@ public actor MonitorEngine {
         public var events: [String: Int] = [:]
         /// Seconds the last full scan took.
         public var lastScanDuration: Double = 0
+        /// Evaluations that computed findings and alert candidates.
+        public var evaluations = 0
+        /// Evaluations that reused the last ones: nothing a finding reads had changed.
+        public var reusedEvaluations = 0
         /// When the last full scan finished.
         public var lastFullScan: Date?
         /// The last collection error, if the last scan failed.
@@ -72,6 +76,9 @@ public actor MonitorEngine {
     private var firstScanWaiters: [CheckedContinuation<Void, Never>] = []
     /// multipathd's latest answer, put into every snapshot (nil until asked).
     private var multipathd: MultipathdView?
+    /// The last evaluation's input and alert candidates: most evaluations of an idle host (every
+    /// probe, scan and multipathd answer) see the same snapshot, and reuse them.
+    private var lastEvaluation: (input: EvaluationInput, candidates: [AlertCandidate])?
 
     /// Creates the engine. `restored` are the alerts that were firing when the daemon stopped.
     public init(
@@ -143,7 +150,8 @@ public actor MonitorEngine {
         stats.lastFullScan = Date()
         for waiter in firstScanWaiters { waiter.resume() }
         firstScanWaiters = []
-        await evaluate()
+        logger.debug("full scan", metadata: ["ms": "\(Self.milliseconds(stats.lastScanDuration))"])
+        await evaluate("full scan")
         return snapshot
     }
 
@@ -161,8 +169,9 @@ public actor MonitorEngine {
                 logger.info(
                     "dm path event",
                     metadata: ["map": "\(name)", "action": "\(action)", "path": "\(event.properties["DM_PATH"] ?? "?")",
-                        "valid": "\(event.properties["DM_NR_VALID_PATHS"] ?? "?")"])
-                await refresh(map: name)
+                        "valid": "\(event.properties["DM_NR_VALID_PATHS"] ?? "?")",
+                        "received_mono": "\(Self.stamp(event.receivedMonotonic))"])
+                await refresh(map: name, received: event.receivedMonotonic)
                 return
             }
             stats.events[event.action, default: 0] += 1
@@ -172,8 +181,9 @@ public actor MonitorEngine {
         }
     }
 
-    /// Re-reads one map and evaluates; falls back to a full scan when it is unknown.
-    public func refresh(map name: String) async {
+    /// Re-reads one map and evaluates; falls back to a full scan when it is unknown. `received`
+    /// is when the event that asked for it arrived (CLOCK_MONOTONIC), for the alert timing lines.
+    public func refresh(map name: String, received: Double? = nil) async {
         guard let current = snapshot, current.maps.contains(where: { $0.name == name }) else {
             await fullScan()
             return
@@ -195,7 +205,7 @@ public actor MonitorEngine {
             await fullScan()
             return
         }
-        await evaluate()
+        await evaluate("dm path event", received: received)
     }
 
     /// Coalesces bursts (a login of 64 LUNs makes hundreds of events) into one scan.
@@ -215,7 +225,9 @@ public actor MonitorEngine {
 
     /// Asks multipathd for its checker states (`show maps json`) and evaluates with them.
     public func refreshMultipathd() async {
+        let asked = monotonic()
         guard let view = await source.multipathdView() else { return }
+        logger.debug("multipathd asked", metadata: ["ms": "\(Self.milliseconds(monotonic() - asked))", "running": "\(view.running.map(String.init) ?? "unknown")"])
         if view.running != multipathd?.running {
             if view.running == false {
                 logger.warning("multipathd does not answer on its socket; path checker states unknown until it does")
@@ -226,7 +238,7 @@ public actor MonitorEngine {
         multipathd = view
         guard snapshot != nil else { return }
         view.apply(to: &snapshot!)
-        await evaluate()
+        await evaluate("multipathd")
     }
 
     /// Records a SAN management host probe (connect time, or nil when it failed) and evaluates.
@@ -234,7 +246,7 @@ public actor MonitorEngine {
         guard let index = sanHosts.firstIndex(where: { $0.host == host }) else { return }
         sanHosts[index].record(latency: latency, at: Date())
         snapshot?.sanHosts = sanHosts
-        await evaluate()
+        await evaluate("SAN host probe")
     }
 
     /// Records a portal probe through a NIC and evaluates.
@@ -250,17 +262,17 @@ public actor MonitorEngine {
             return
         }
         snapshot?.portalProbes = portalProbes.values.sorted { $0.portal < $1.portal }
-        await evaluate()
+        await evaluate("portal probe")
     }
 
     /// Files that differ from the profile (config drift), from a periodic plan.
     public func recordDrift(_ files: [String]?) async {
         snapshot?.driftedFiles = files
-        await evaluate()
+        await evaluate("drift check")
     }
 
     /// Re-evaluates without new data: `for` durations and holds run out with time alone.
-    public func tick() async { await evaluate() }
+    public func tick() async { await evaluate("timer") }
 
     /// When the state machine next needs a look without new data.
     public var nextDeadline: Double? { machine.nextDeadline() }
@@ -269,24 +281,74 @@ public actor MonitorEngine {
     public func reload(site: Site, policy: AlertPolicy) async {
         model = HealthModel(site: site, portalAddresses: AddressResolver.addresses(ofNames: site.paths.map(\.portal.host)))
         machine.policy = policy
+        lastEvaluation = nil
         await fullScan()
     }
 
-    private func evaluate() async {
+    /// Findings, candidates and the state machine; `cause` and `received` (the event's arrival,
+    /// CLOCK_MONOTONIC) go to the debug lines that time each evaluation and each alert.
+    private func evaluate(_ cause: String, received: Double? = nil) async {
         guard let snapshot else { return }
-        findings = model.findings(snapshot)
-        let candidates = AlertGrouping.candidates(findings, snapshot: snapshot, model: model, firing: machine.firing.map(\.candidate))
-        let events = machine.evaluate(candidates, monotonic: monotonic(), wall: Date())
+        let start = monotonic()
+        let firingCandidates = machine.firing.map(\.candidate)
+        let input = EvaluationInput(snapshot, firing: firingCandidates)
+        let candidates: [AlertCandidate]
+        let reused: Bool
+        if let last = lastEvaluation, last.input == input {
+            candidates = last.candidates
+            reused = true
+            stats.reusedEvaluations += 1
+        } else {
+            findings = model.findings(snapshot)
+            candidates = AlertGrouping.candidates(findings, snapshot: snapshot, model: model, firing: firingCandidates)
+            lastEvaluation = (input, candidates)
+            reused = false
+            stats.evaluations += 1
+        }
+        let evaluated = monotonic()
+        let events = machine.evaluate(candidates, monotonic: evaluated, wall: Date())
+        logger.debug(
+            "evaluated",
+            metadata: [
+                "cause": "\(cause)", "ms": "\(Self.milliseconds(evaluated - start))", "reused": "\(reused)", "events": "\(events.count)",
+            ])
         guard !events.isEmpty else { return }
-        // the log sink reports each alert; this only traces the hand-over
+        // the log sink reports each alert; this traces its legs: event receipt, evaluation (and
+        // in AlertDelivery the outbox write and each sink's hand-over), CLOCK_MONOTONIC seconds
         for event in events {
-            logger.debug("alert \(event.state.rawValue)", metadata: ["alert": "\(event.alertKey)"])
+            var metadata: Logger.Metadata = [
+                "alert": "\(event.alertKey)", "alert_id": "\(event.id)", "cause": "\(cause)", "evaluated_mono": "\(Self.stamp(evaluated))",
+            ]
+            if let received { metadata["received_mono"] = "\(Self.stamp(received))" }
+            logger.debug("alert \(event.state.rawValue)", metadata: metadata)
         }
         await dispatcher.dispatch(events)
     }
 
+    /// A CLOCK_MONOTONIC reading as the debug lines print it (microseconds, as `udevadm monitor`).
+    static func stamp(_ seconds: Double) -> String { String(format: "%.6f", seconds) }
+
+    static func milliseconds(_ seconds: Double) -> String { String(format: "%.2f", seconds * 1000) }
+
     /// The status report of the latest snapshot.
     public func report() -> StatusReport? {
         snapshot.map { StatusReport(model: model, snapshot: $0, findings: findings, alerts: firingAlerts) }
+    }
+}
+
+/// What findings and alert candidates are a function of: the snapshot less what no finding
+/// reads (probe connect times; the snapshot's time, unless a SAN host failed: Eucalyptus' 5-minute
+/// memory of a failure counts from it), and the alerts firing (grouping keeps their keys).
+struct EvaluationInput: Equatable {
+    var snapshot: Snapshot
+    var firing: [AlertCandidate]
+
+    init(_ snapshot: Snapshot, firing: [AlertCandidate]) {
+        var snapshot = snapshot
+        if !snapshot.sanHosts.contains(where: { $0.lastFailure != nil }) { snapshot.time = .distantPast }
+        for index in snapshot.sanHosts.indices { snapshot.sanHosts[index].latency = nil }
+        for index in snapshot.portalProbes.indices { snapshot.portalProbes[index].latency = nil }
+        self.snapshot = snapshot
+        self.firing = firing
     }
 }

@@ -179,6 +179,26 @@ final class TestClock: Sendable {
         #expect(await engine.snapshot?.multipathdRunning == false)
     }
 
+    /// An idle host is evaluated after every probe, scan and multipathd answer; findings are
+    /// computed again only when something they read changed (not a probe's connect time).
+    @Test func anUnchangedHostReusesItsFindings() async {
+        let host = ScriptedHost(labSnapshot())
+        let dispatcher = CollectingDispatcher()
+        let engine = engine(host, dispatcher)
+        await engine.fullScan()
+        await engine.recordSANProbe(host: "10.9.0.1", latency: 0.002)
+        await engine.recordSANProbe(host: "10.9.0.1", latency: 0.003)
+        host.set { $0.time = $0.time.addingTimeInterval(60) }
+        await engine.fullScan()
+        await engine.tick()
+        #expect(await engine.stats.evaluations == 2, "the first scan, and the first probe (the SAN host had never answered)")
+        #expect(await engine.stats.reusedEvaluations == 3)
+        host.set { $0.maps[0].groups[0].paths[0].kernelState = .failed }
+        await engine.handle(pathEvent("PATH_FAILED"))
+        #expect(dispatcher.keys == ["firing:path-lost:sdb"])
+        #expect(await engine.stats.evaluations == 3)
+    }
+
     @Test func anUnknownMapOrAnOverflowMeansAFullScan() async {
         let host = ScriptedHost(labSnapshot())
         let engine = engine(host, CollectingDispatcher())
