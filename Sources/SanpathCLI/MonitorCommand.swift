@@ -20,7 +20,7 @@ struct MonitorCommand: AsyncParsableCommand {
         discussion: HelpText.prose("""
             Watches dm-multipath path states (kernel uevents: a failed path is seen in milliseconds),
             iSCSI sessions, iface bindings, NICs and the SAN management hosts; resyncs everything every
-            10 s so a lost event never leaves the state wrong. Problems are grouped by root cause: a dead
+            60 s (resync_interval) so a lost event never leaves the state wrong. Problems are grouped by root cause: a dead
             NIC, portal or session is one alert naming every path and map it took down.
 
             Every alert transition is one JSON line on stdout:

@@ -83,8 +83,9 @@ public struct MonitorConfig: Sendable, Hashable {
         public var execs: [Exec] = []
     }
 
-    /// How often everything is re-read even without events.
-    public var resyncInterval: Duration = .seconds(10)
+    /// How often everything is re-read even without events: the events carry every change, the
+    /// resync only catches one the kernel dropped, so once a minute.
+    public var resyncInterval: Duration = .seconds(60)
     /// Where udev events come from.
     public var udevSource: UdevSource = .kernel
     /// The state database (outbox, firing alerts).
