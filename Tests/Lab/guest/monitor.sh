@@ -10,10 +10,11 @@
 #                               sanhost line naming them
 #   receiver_start              the webhook receiver (labhttp.py serve) on 127.0.0.1:$RX_PORT, one
 #                               line per POST in $RX_FILE: "<CLOCK_MONOTONIC s> <body>"
-#   monitor_config FILE [lab|defaults]  the daemon's settings: lab = short `for` of the SAN host
-#                               kinds and probes every 1-2 s; defaults = monitor.toml's timings;
+#   monitor_config FILE [lab|defaults]  the daemon's settings: lab = resync every 10 s, short `for`
+#                               of the SAN host kinds and probes every 1-2 s; defaults = monitor.toml's timings;
 #                               both: no flap damping, state database in $MON_DIR, port $MON_PORT
-#   monitor_start CONFIG        `sanpath monitor` in the background (at nice $MON_NICE when set): stdout (the alert JSON lines)
+#   monitor_start CONFIG        `sanpath monitor` in the background (at nice $MON_NICE when set, with
+#                               the extra arguments $MON_ARGS, e.g. --verbose): stdout (the alert JSON lines)
 #                               in $MON_EVENTS, stderr in $LAB_LOG/sanpath-monitor.log; waits for
 #                               /healthz; $MON_PID
 #   mon_mark / mon_events MARK [JQ] / mon_wait MARK JQ TIMEOUT / mon_count MARK JQ
@@ -70,7 +71,7 @@ monitor_config() {
   mkdir -p "$MON_DIR"
   {
     echo "# sanpath monitor settings of the lab ($kind); keys not given keep etc/sanpath/monitor.toml's defaults"
-    echo 'resync_interval = "10s"'
+    if [ "$kind" = lab ]; then echo 'resync_interval = "10s"'; fi
     echo 'udev_source = "kernel"'
     printf '\n[state]\ndatabase = "%s"\n' "$MON_DIR/monitor.sqlite"
     if [ "$kind" = lab ]; then
@@ -87,7 +88,7 @@ monitor_config() {
 
 monitor_start() {
   : > "$MON_EVENTS"
-  ${MON_NICE:+nice -n "$MON_NICE"} sanpath monitor --config "$1" --webhook "http://127.0.0.1:$RX_PORT/alerts" > "$MON_EVENTS" 2>> "$LAB_LOG/sanpath-monitor.log" &
+  ${MON_NICE:+nice -n "$MON_NICE"} sanpath monitor --config "$1" ${MON_ARGS:-} --webhook "http://127.0.0.1:$RX_PORT/alerts" > "$MON_EVENTS" 2>> "$LAB_LOG/sanpath-monitor.log" &
   MON_PID=$!
   wait_for 60 'http_get healthz'
 }

@@ -1,12 +1,15 @@
 #!/bin/bash
 # Tests/Lab/scenarios/bench-monitor.sh: benchmarks of `sanpath monitor` (opt-in: not in the default
 # suite). NLUNS (default 64) equallogic LUNs x 2 paths provisioned by `sanpath apply`, two SAN
-# management hosts, the daemon with monitor.toml's default timings (resync 10 s, probes 10 s; no
-# flap damping) and a webhook to guest/labhttp.py. Three figures, each with its target as a check:
+# management hosts, the daemon with monitor.toml's default timings (resync 60 s, probes 10 s; no
+# flap damping), --verbose (its debug lines time each job and each alert's legs), and a webhook
+# to guest/labhttp.py. Three figures, each with its target as a check:
 #   1. idle: VmRSS and CPU (utime+stime from /proc/PID/stat) of the daemon and of multipathd over
-#      a quiet IDLE_S (default 60) seconds. Target: daemon RSS <= 20 MB.
+#      a quiet IDLE_S (default 60) seconds, and what the daemon did meanwhile (its debug lines:
+#      scans, multipathd queries, evaluations by cause; idle-work.txt). Target: daemon RSS <= 20 MB.
 #   2. full snapshot: the daemon's own full-scan time (sanpath_scan_duration_seconds of /metrics
-#      over SCANS resyncs: device-mapper and sysfs; the daemon asks multipathd for its checker
+#      over SCANS scans, each asked for by SIGHUP, which reloads and scans: device-mapper and
+#      sysfs; the daemon asks multipathd for its checker
 #      states on their own schedule, so that query is timed apart, as a process) and the wall time of `sanpath status --format json --no-probe`, beside
 #      `multipath -ll` and `multipathd show maps json` (REPEAT runs each, process wall time);
 #      medians and ratios. Target: daemon scan >= 50x faster than `multipath -ll`.
@@ -15,10 +18,16 @@
 #      waiting for its resolved event. The kernel's time is the KERNEL[...] stamp (CLOCK_MONOTONIC)
 #      of the PATH_FAILED uevent in an independent `udevadm monitor --kernel --property
 #      --subsystem-match=block`; the receipt time is the receiver's CLOCK_MONOTONIC when the
-#      webhook POST body arrived. p50/p90/p99/max. Target: p99 <= 100 ms.
-# Results: bench.txt (figures, commands, environment), latency.txt (one line per cut),
-#   udev-monitor.txt, webhook-received.txt, monitor-events.jsonl, scans.txt, checks.txt.
-# Run: Tests/Lab/run-suite bench-monitor   (env NLUNS=64 CUTS=100 REPEAT=5 SCANS=6 IDLE_S=60)
+#      webhook POST body arrived. p50/p90/p99/max. Target: p99 <= 100 ms. Then by leg, from the
+#      daemon's debug lines (CLOCK_MONOTONIC): kernel -> daemon receipt of the uevent -> alert
+#      evaluated -> written to the outbox -> handed to each sink -> delivered (log, stdout: the
+#      write returned; webhook: the receiver's receipt), p50/p99 each, and kernel -> each sink.
+# Results: bench.txt (figures, commands, environment), latency.txt (one line per cut), legs.txt
+#   (one line per cut and sink), idle-work.txt, udev-monitor.txt, webhook-received.txt,
+#   monitor-events.jsonl, scans.txt, sanpath-monitor.log, checks.txt.
+# Run: Tests/Lab/run-suite bench-monitor   (defaults NLUNS=64 CUTS=100 REPEAT=5 SCANS=6 IDLE_S=60;
+#   run-suite passes no environment: for others, build and stage as run-suite does, then
+#   Tests/Lab/run -q -t 1800 -e CUTS=30 ... -o $LAB_DIR/out/bench-monitor $LAB_DIR/share scenarios/bench-monitor.sh)
 # lab-suite: opt-in
 # lab-timeout: 1800
 set -uo pipefail
@@ -51,11 +60,13 @@ check "webhook receiver on 127.0.0.1:$RX_PORT" bash -c ": > /dev/tcp/127.0.0.1/$
 monitor_config "$MON_DIR/monitor.toml" defaults
 cp "$MON_DIR/monitor.toml" "$OUT/monitor.toml"
 MON_NICE=-5  # as etc/systemd/sanpath-monitor.service runs it (Nice=-5)
+MON_ARGS=--verbose  # debug lines: the timings of each job and of each alert's legs
+MON_LOG=$LAB_LOG/sanpath-monitor.log
 monitor_start "$MON_DIR/monitor.toml"
 check "sanpath monitor answers /healthz" http_get healthz || lab_finish
-out "daemon: nice -n -5 (the unit's Nice=) /opt/sanpath/sanpath (ext4 on a loop device) monitor --config monitor.toml (in this folder) --webhook http://127.0.0.1:$RX_PORT/alerts; site /etc/sanpath/site.toml + sanhost $SAN_HOST_A:$SAN_PORT,$SAN_HOST_B:$SAN_PORT"
+out "daemon: nice -n -5 (the unit's Nice=) /opt/sanpath/sanpath (ext4 on a loop device) monitor --config monitor.toml (in this folder) --verbose --webhook http://127.0.0.1:$RX_PORT/alerts; site /etc/sanpath/site.toml + sanhost $SAN_HOST_A:$SAN_PORT,$SAN_HOST_B:$SAN_PORT"
 mpd=$(pgrep -x multipathd | head -1)
-sleep 12  # past the first resync and a round of probes
+sleep 12  # past the first scan and a round of probes
 
 # ---- 1. idle
 ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
@@ -64,9 +75,15 @@ hwm_kb() { awk '/^VmHWM:/ { print $2 }' "/proc/$1/status"; }
 hz=$(getconf CLK_TCK)
 # the pages each process touches while idle: clear the referenced bits, read them back at the end
 echo 1 > /proc/$MON_PID/clear_refs; echo 1 > /proc/$mpd/clear_refs
+l0=$(grep -c . "$MON_LOG")
 d0=$(ticks $MON_PID) m0=$(ticks $mpd) t0=$(now)
 sleep "$IDLE_S"
 d1=$(ticks $MON_PID) m1=$(ticks $mpd) el=$(since "$t0")
+l1=$(grep -c . "$MON_LOG")
+# what the daemon did meanwhile: its debug lines, by job (evaluations by cause), count and time
+sed -n "$((l0 + 1)),${l1}p" "$MON_LOG" |
+  jq -r 'select(.level == "debug") | [.message + (if .cause then " (" + .cause + ")" else "" end) + (if .reused == "true" then ", reused" else "" end), (.ms // .total_ms // "")] | @tsv' 2>/dev/null |
+  awk -F'\t' '{ n[$1]++; t[$1] += $2 } END { for (k in n) printf "%5d x  %9.1f ms  %s\n", n[k], t[k], k }' | sort -k3 -rn > "$OUT/idle-work.txt"
 drss=$(rss_kb $MON_PID) mrss=$(rss_kb $mpd)
 # RssAnon / RssFile and the pages referenced during the idle period, in MB
 breakdown() {
@@ -75,20 +92,30 @@ breakdown() {
 dbreak=$(breakdown $MON_PID) mbreak=$(breakdown $mpd)
 awk '/^[0-9a-f]+-[0-9a-f]+ / { m = $6 } /^Rss:/ { r[m] += $2 } /^Referenced:/ { f[m] += $2 } END { for (k in r) if (r[k] >= 256) printf "%8d kB rss %8d kB referenced  %s\n", r[k], f[k], (k == "" ? "[anon]" : k) }' /proc/$MON_PID/smaps | sort -rn > "$OUT/daemon-smaps-summary.txt"
 out ""
-out "## 1. idle over ${el} s (nothing failing; resync 10 s, SAN host and portal probes every 10 s; /proc/PID/status VmRSS, /proc/PID/stat utime+stime, CLK_TCK $hz)"
+out "## 1. idle over ${el} s (nothing failing; monitor.toml's defaults: resync 60 s, SAN host and portal probes every 10 s; /proc/PID/status VmRSS, /proc/PID/stat utime+stime, CLK_TCK $hz)"
 out "$(printf '%-22s RSS %6.1f MB (peak VmHWM %6.1f MB)  CPU %5.2f s = %5.2f %% of one CPU' 'sanpath monitor' "$(awk -v k=$drss 'BEGIN{print k/1024}')" "$(awk -v k="$(hwm_kb $MON_PID)" 'BEGIN{print k/1024}')" "$(awk -v a=$d0 -v b=$d1 -v h=$hz 'BEGIN{print (b-a)/h}')" "$(awk -v a=$d0 -v b=$d1 -v h=$hz -v e=$el 'BEGIN{print 100*(b-a)/h/e}')")"
 out "$(printf '%-22s RSS %6.1f MB (peak VmHWM %6.1f MB)  CPU %5.2f s = %5.2f %% of one CPU' 'multipathd' "$(awk -v k=$mrss 'BEGIN{print k/1024}')" "$(awk -v k="$(hwm_kb $mpd)" 'BEGIN{print k/1024}')" "$(awk -v a=$m0 -v b=$m1 -v h=$hz 'BEGIN{print (b-a)/h}')" "$(awk -v a=$m0 -v b=$m1 -v h=$hz -v e=$el 'BEGIN{print 100*(b-a)/h/e}')")"
 out "  sanpath monitor: $dbreak (mappings: daemon-smaps-summary.txt)"
 out "  multipathd:      $mbreak"
+out "  what the daemon did (its debug lines: count, time, job):"
+while read -r line; do out "    $line"; done < "$OUT/idle-work.txt"
 check "1. idle RSS of sanpath monitor <= 20 MB ($((drss / 1024)) MB)" test "$drss" -le 20480
 
 # ---- 2. full snapshot
+# a scan per SIGHUP (a reload scans at once), rather than waiting SCANS resync intervals
+scan_value() { http_get metrics | awk '$1 == "sanpath_scan_duration_seconds" { print $2 }'; }
 : > "$OUT/scans.txt"
-last="" t0=$(now)
-while [ "$(grep -c . "$OUT/scans.txt")" -lt "$SCANS" ] && awk -v a="$t0" -v b="$EPOCHREALTIME" -v s="$SCANS" 'BEGIN { exit !(b - a < 12 * s + 15) }'; do
-  v=$(http_get metrics | awk '$1 == "sanpath_scan_duration_seconds" { print $2 }')
-  [ -n "$v" ] && [ "$v" != "$last" ] && { [ -n "$last" ] && echo "$v" >> "$OUT/scans.txt"; last=$v; }
-  sleep 2
+last=$(scan_value)
+for ((i = 0; i < SCANS; i++)); do
+  kill -HUP "$MON_PID"
+  t0=$EPOCHREALTIME
+  sleep 1
+  until v=$(scan_value); [ -n "$v" ] && [ "$v" != "$last" ]; do
+    awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { exit !(b - a > 20) }' && break
+    sleep 0.5
+  done
+  [ -n "$v" ] && [ "$v" != "$last" ] && { echo "$v" >> "$OUT/scans.txt"; last=$v; }
+  sleep 1
 done
 # wall time of a command, REPEAT runs, one number (s) a line in FILE
 timed() {
@@ -180,11 +207,46 @@ out "## 3. latency from the kernel failing a path (udevadm monitor --kernel KERN
 out "cut: dmsetup message MAP 0 \"fail_path MAJ:MIN\"; restore: dmsetup message MAP 0 \"reinstate_path MAJ:MIN\", then wait for the resolved event"
 out "$(printf 'p50 %s ms  p90 %s ms  p99 %s ms  max %s ms  min %s ms' "$(ms "$(pct 50 "$OUT/latency-s.txt")")" "$(ms "$(pct 90 "$OUT/latency-s.txt")")" "$(ms "$(pct 99 "$OUT/latency-s.txt")")" "$(ms "$(pct 100 "$OUT/latency-s.txt")")" "$(ms "$(pct 0 "$OUT/latency-s.txt")")")"
 [ "$blips" = 0 ] || out "$blips cut(s) left out: multipathd's checker reinstated the path within 1 s, before the daemon read the map (latency.txt: no-alert)"
+
+# ---- 3b. latency by leg, from the daemon's debug lines (CLOCK_MONOTONIC, like the KERNEL[] stamps)
+# "alert firing": alert_id alert received_mono evaluated_mono; "alert written": alert_id written_mono;
+# "alert delivered": alert_id sink handed_mono delivered_mono; the receiver: alert id and its receipt
+jq -r 'select(.message == "alert firing" and .received_mono) | [.alert_id, .alert, .received_mono, .evaluated_mono] | @tsv' "$MON_LOG" > "$OUT/alert-evaluated.tsv" 2>/dev/null
+jq -r 'select(.message == "alert written") | [.alert_id, .written_mono] | @tsv' "$MON_LOG" > "$OUT/alert-written.tsv" 2>/dev/null
+jq -r 'select(.message == "alert delivered" and .handed_mono) | [.alert_id, .sink, .handed_mono, .delivered_mono] | @tsv' "$MON_LOG" > "$OUT/alert-delivered.tsv" 2>/dev/null
+paste <(cut -d' ' -f1 "$RX_FILE") <(cut -d' ' -f2- "$RX_FILE" | jq -r '.id') > "$OUT/rx-ids.tsv"
+# legs.txt, one line per cut and sink: cut disk sink kernel->receipt receipt->evaluated
+# evaluated->written written->handed handed->delivered kernel->delivered (seconds)
+: > "$OUT/legs.txt"
+while read -r i map mm disk kernel rest; do
+  k=${kernel#kernel=}
+  case $rest in receipt=*) ;; *) continue ;; esac
+  read -r id rcv ev <<< "$(awk -F'\t' -v key="path-lost:$disk" -v k="$k" '$2 == key && $4 > k { print $1, $3, $4; exit }' "$OUT/alert-evaluated.tsv")"
+  [ -n "$id" ] || continue
+  wr=$(awk -F'\t' -v id="$id" '$1 == id { print $2; exit }' "$OUT/alert-written.tsv")
+  rx=$(awk -F'\t' -v id="$id" '$2 == id { print $1; exit }' "$OUT/rx-ids.tsv")
+  awk -F'\t' -v id="$id" '$1 == id' "$OUT/alert-delivered.tsv" | while IFS=$'\t' read -r _ sink handed delivered; do
+    # a webhook is delivered when the receiver has the body
+    case $sink in webhook:*) [ -n "$rx" ] && delivered=$rx ;; esac
+    awk -v i="$i" -v d="$disk" -v s="$sink" -v k="$k" -v r="$rcv" -v e="$ev" -v w="${wr:-$ev}" -v h="$handed" -v x="$delivered" \
+      'BEGIN { printf "%s %s %s %.6f %.6f %.6f %.6f %.6f %.6f\n", i, d, s, r - k, e - r, w - e, h - w, x - h, x - k }'
+  done >> "$OUT/legs.txt"
+done < "$OUT/latency.txt"
+legcol() { awk -v c="$1" -v s="$2" '$3 == s { print $c }' "$OUT/legs.txt" > "$OUT/leg.tmp"; printf 'p50 %7s p99 %7s' "$(ms "$(pct 50 "$OUT/leg.tmp")")" "$(ms "$(pct 99 "$OUT/leg.tmp")")"; }
+out ""
+out "## 3b. by leg, ms (the daemon's --verbose lines, CLOCK_MONOTONIC; $(awk '{ print $1 }' "$OUT/legs.txt" | sort -u | grep -c .) cuts; legs.txt)"
+for sink in $(awk '{ print $3 }' "$OUT/legs.txt" | sort -u); do
+  out "$(printf '%-24s kernel->receipt %s | receipt->evaluated %s | evaluated->outbox %s | outbox->handed %s | handed->delivered %s | kernel->delivered %s' "$sink" \
+    "$(legcol 4 "$sink")" "$(legcol 5 "$sink")" "$(legcol 6 "$sink")" "$(legcol 7 "$sink")" "$(legcol 8 "$sink")" "$(legcol 9 "$sink")")"
+done
+out "(kernel = udevadm monitor's KERNEL[] receipt stamp; receipt = the daemon's read of the uevent; delivered = the write returned (log, stdout) or the receiver's receipt (webhook))"
+rm -f "$OUT/leg.tmp"
 check "3. every cut raised its alert and resolved it ($missed without firing, $unresolved without resolved; $blips reinstated by multipathd first)" \
   test "$((missed - blips))$((unresolved - blips))" = 00
 check "3. a latency for every other cut ($nl of $((CUTS - blips)))" test "$nl" = "$((CUTS - blips))"
 p99=$(pct 99 "$OUT/latency-s.txt")
 check "3. p99 kernel-to-sink latency <= 100 ms ($(ms "$p99") ms)" awk -v p="$p99" 'BEGIN { exit !(p <= 0.100) }'
 kill -TERM "$MON_PID"; wait "$MON_PID"
+cp "$MON_LOG" "$OUT/sanpath-monitor.log"
 cat "$B"
 lab_finish
