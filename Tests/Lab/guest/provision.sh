@@ -83,10 +83,14 @@ provision_scenario() {
     # regroups it at a later check (failback immediate): give it several checker intervals
     # (a CI run under load saw VNX's maps take more than 40 s)
     # (each look runs dmsetup and multipathd per map: every 2 s, not in a tight loop beside it)
-    [ "$vendor" = vnx ] && export MAP_GROUPS_ANY_IN_USE=1
-    wait_for 150 'maps_groups_settled || { sleep 2; false; }'
-    unset MAP_GROUPS_ANY_IN_USE
-    say "ALUA groups settled: $(since "$t0")s after login"
+    if [ "$vendor" = vnx ] && ! alua_read_at_attach; then
+      say "VNX on kernel $(uname -r): no regrouping to wait for (see alua_read_at_attach)"
+    else
+      [ "$vendor" = vnx ] && export MAP_GROUPS_ANY_IN_USE=1
+      wait_for 150 'maps_groups_settled || { sleep 2; false; }'
+      unset MAP_GROUPS_ANY_IN_USE
+      say "ALUA groups settled: $(since "$t0")s after login"
+    fi
   fi
   multipath -ll > "$OUT/multipath-ll.txt" 2>&1
   multipathd show paths format "%d %w %m %c %t %T %o %p %s %g" > "$OUT/paths.txt" 2>&1
@@ -114,9 +118,14 @@ provision_scenario() {
       check "$map: multipathd uses the profile's no_path_retry (a number of checks)" map_npr_profile "$map"
     fi
     if [ "$V_ALUA" = 1 ]; then
-      if [ "$vendor" = vnx ]; then
+      if [ "$vendor" = vnx ] && alua_read_at_attach; then
         check "$map: group_by_prio on ALUA: dm has 2 groups; portal A's (optimized) has the higher prio (the group in use: not checked, no checker on LIO)" \
           map_groups_dm_any_in_use "$map"
+      elif [ "$vendor" = vnx ]; then
+        check "$map: kernel $(uname -r) has not read the ALUA states: LIO reports portal B non-optimized (sg_rtpg), sysfs still says active/optimized for both, so the sysfs prio is 50 for both and dm has one group of 2 paths" \
+          vnx_alua_unread "$map"
+        check "$map: one read through the map: dm's pg_init makes scsi_dh_alua ask (sysfs: portal A active/optimized, B active/non-optimized)" \
+          vnx_alua_read_after_io "$map"
       else
         check "$map: group_by_prio on ALUA: dm has 2 groups; portal A's (optimized) has the higher prio and is the one in use" map_groups_dm "$map"
       fi
@@ -316,6 +325,62 @@ vnx_prio_detected() {
   grep -E '^[[:space:]]*(prio|prio_args|hardware_handler)[[:space:]]' <<< "$dev" && { echo "the DGC section still sets these"; return 1; }
   local p; p=$(multipath -v3 -ll 2>&1 | grep -E '^[0-9.]+ \| sd[a-z]+: prio = ' | sed 's/^[0-9.]* | //' | sort -u); echo "$p"
   [ -n "$p" ] && ! grep -vqE ': prio = (alua|sysfs) \(setting: storage device autodetected\)$' <<< "$p"
+}
+# alua_read_at_attach: whether this kernel reads a LUN's ALUA states (RTPG) when its disk attaches.
+# Measured in the lab (2026-11-30): Debian 12's 6.1 does (dmesg "alua: port group 02 state N" at
+# attach); Debian 13's 6.12.117 does not: dmesg has only "supports implicit TPGS" and "port group 2
+# rel port 2", every disk's access_state reads the default active/optimized, while LIO answers
+# sg_rtpg with group 2 active/non-optimized all along. The kernel asks on a rescan, or on dm's
+# pg_init (hwhandler alua) at the first I/O through the map; then multipathd re-reads the sysfs prio
+# at the next check of a path that is up and regroups (NetApp on 6.12: one group at addmap, two ~5 s
+# later). VNX on LIO never regroups: emc_clariion cannot check a LIO path (vnx_checker_on_lio), so
+# multipathd never re-reads its prio (a read through the map fixed sysfs in 2 s; the prios stayed
+# 50/50 for 60 s). So a property of the lab (LIO gives emc_clariion nothing) on kernel 6.12, not of
+# the VNX profile, whose settings multipath-tools 0.9.4 and 0.11.1 both take (detect_prio -> sysfs).
+# Kernels between 6.1 and 6.12 were not measured: the cut is at 6.12.
+alua_read_at_attach() {
+  local v; v=$(uname -r); v=${v%%-*}
+  [ "$(printf '%s\n' "$v" 6.12 | sort -V | head -1)" != 6.12 ]
+}
+# map_slaves MAP: the sd disks under the map
+map_slaves() { ls "/sys/block/$(basename "$(readlink -f "/dev/mapper/$1")")/slaves"; }
+# vnx_alua_unread MAP: kernel >= 6.12 before any I/O through MAP: one group of both paths, each with
+# sysfs access_state active/optimized and multipathd prio 50, while LIO reports portal B's group
+# (tg_pt_gp_id 2) active/non-optimized
+vnx_alua_unread() {
+  local t d p st pr rtpg bad=0 n=0
+  t=$(dmsetup table "$1"); echo "table: $t"
+  grep -Eq ' 1 1 [a-z-]+ [0-9]+ (0 )?2 [0-9]+ ' <<< "$t" || { echo "want 1 group of 2 paths"; bad=1; }
+  for d in $(map_slaves "$1"); do
+    n=$((n + 1))
+    p=$(disk_portal "$d") st=$(cat "/sys/block/$d/device/access_state" 2>/dev/null)
+    pr=$(multipathd show paths raw format '%d %p' | awk -v d="$d" '$1 == d {print $2}')
+    echo "$d ($p): access_state $st, prio $pr"
+    [ "$st" = active/optimized ] && [ "$pr" = 50 ] || bad=1
+    if [ "$p" = "$PORTAL_B" ]; then
+      rtpg=$(sg_rtpg -d "/dev/$d" 2>&1); echo "$rtpg"
+      grep -A1 'target port group id : 0x2 ' <<< "$rtpg" | grep -q 'active/non optimized' || { echo "LIO does not report group 2 non-optimized"; bad=1; }
+    fi
+  done
+  [ "$n" = 2 ] && [ "$bad" = 0 ]
+}
+# vnx_alua_states_right MAP: the kernel has the ALUA states of MAP's disks: portal A's
+# active/optimized, portal B's active/non-optimized
+vnx_alua_states_right() {
+  local d p st want
+  for d in $(map_slaves "$1"); do
+    p=$(disk_portal "$d") st=$(cat "/sys/block/$d/device/access_state" 2>/dev/null)
+    if [ "$p" = "$PORTAL_A" ]; then want=active/optimized; else want=active/non-optimized; fi
+    echo "$d ($p): access_state $st (want $want)"
+    [ "$st" = "$want" ] || return 1
+  done
+}
+# vnx_alua_read_after_io MAP: after a 4 KiB O_DIRECT read through MAP, within 15 s
+vnx_alua_read_after_io() {
+  dd if="/dev/mapper/$1" of=/dev/null bs=4k count=1 iflag=direct status=none || { echo "read through $1 failed"; return 1; }
+  wait_for 15 "vnx_alua_states_right '$1'"
+  vnx_alua_states_right "$1"
+  dmesg | grep -E 'alua: port group 0[12] state' | tail -4
 }
 map_groups_alua() {
   local g; g=$(mpath_groups "$1"); echo "$g"
