@@ -102,11 +102,14 @@ while read -r line; do out "    $line"; done < "$OUT/idle-work.txt"
 check "1. idle RSS of sanpath monitor <= 20 MB ($((drss / 1024)) MB)" test "$drss" -le 20480
 
 # ---- 2. full snapshot
-# a scan per SIGHUP (a reload scans at once), rather than waiting SCANS resync intervals
+# a scan per SIGHUP, rather than waiting SCANS resync intervals: a reload scans at once, but only
+# a changed file is applied, so each round adds or removes a resync_interval of 61 s
 scan_value() { http_get metrics | awk '$1 == "sanpath_scan_duration_seconds" { print $2 }'; }
 : > "$OUT/scans.txt"
 last=$(scan_value)
 for ((i = 0; i < SCANS; i++)); do
+  if grep -q '^resync_interval = "61s"' "$MON_DIR/monitor.toml"; then sed -i '/^resync_interval = "61s"/d' "$MON_DIR/monitor.toml"
+  else sed -i '1a resync_interval = "61s"' "$MON_DIR/monitor.toml"; fi
   kill -HUP "$MON_PID"
   t0=$EPOCHREALTIME
   sleep 1
