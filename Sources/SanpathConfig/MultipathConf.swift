@@ -152,17 +152,24 @@ struct MultipathLine {
     var isTrivia: Bool { tokens.isEmpty && unterminatedQuote == nil }
 
     init(_ text: String) {
-        let bytes = Array(text.utf8)
+        var text = text
+        // the string's own bytes, not a copy: a 10,000-map file has 50,000 lines
+        self = text.withUTF8 { MultipathLine(bytes: $0) }
+    }
+
+    private init(bytes: UnsafeBufferPointer<UInt8>) {
+        tokens.reserveCapacity(3)  // keyword, value, and one more to report
         var i = 0
-        // characters before byte i, for columns (multi-byte UTF-8 counts once)
+        // characters before byte `offset`, for columns (multi-byte UTF-8 counts once); tokens come
+        // in order, so the count carries on from the previous token
+        var counted = 0
+        var characters = 0
         func column(_ offset: Int) -> Int {
-            var count = 0
-            var k = 0
-            while k < offset {
-                if bytes[k] & 0xC0 != 0x80 { count += 1 }
-                k += 1
+            while counted < offset {
+                if bytes[counted] & 0xC0 != 0x80 { characters += 1 }
+                counted += 1
             }
-            return count + 1
+            return characters + 1
         }
         // libmpathutil skips isspace() and every non-ASCII byte between tokens
         func isSeparator(_ b: UInt8) -> Bool { b == 0x20 || (b >= 0x09 && b <= 0x0D) || b >= 0x80 }
@@ -209,7 +216,7 @@ struct MultipathLine {
                     }
                     i += 1
                 }
-                tokens.append(Token(kind: .word, text: String(decoding: bytes[start..<i], as: UTF8.self), column: column(start), range: start..<i))
+                tokens.append(Token(kind: .word, text: String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<i]), as: UTF8.self), column: column(start), range: start..<i))
             }
             while i < bytes.count, isSeparator(bytes[i]) { i += 1 }
             if i < bytes.count, bytes[i] == UInt8(ascii: "#") || bytes[i] == UInt8(ascii: "!") { return }
@@ -221,7 +228,9 @@ struct MultipathLine {
 /// would report them (with the column sanpath adds).
 private struct TreeBuilder {
     let source: String
-    var stack: [MultipathSection] = []
+    /// The open sections, innermost last, each with the sub-sections allowed in it (looked up
+    /// once per section rather than once per line).
+    var stack: [(section: MultipathSection, subsections: Set<String>)] = []
     var root: [MultipathEntry] = []
     var diagnostics: [Diagnostic] = []
     /// A section keyword seen without `{`: the next line may hold a lone `{` (an error either way).
@@ -239,12 +248,14 @@ private struct TreeBuilder {
         if stack.isEmpty {
             root.append(entry)
         } else {
-            stack[stack.count - 1].entries.append(entry)
+            stack[stack.count - 1].section.entries.append(entry)
         }
     }
 
     mutating func open(_ name: String, line: Int, column: Int) {
-        stack.append(MultipathSection(name: name, headerLine: line, closeLine: nil, entries: [], column: column))
+        stack.append(
+            (MultipathSection(name: name, headerLine: line, closeLine: nil, entries: [], column: column),
+             MultipathGrammar.sections(allowedIn: name)))
     }
 
     mutating func feed(_ parsed: MultipathLine, index: Int) {
@@ -254,7 +265,10 @@ private struct TreeBuilder {
         }
         guard let first = parsed.tokens.first else { return }
         let tokens = parsed.tokens
-        let parent = stack.last?.name
+        // the innermost open section before this line, read in place (`stack.last` would copy it)
+        let innermost = stack.indices.last
+        let parent = innermost.map { stack[$0].section.name }
+        let sectionsHere = innermost.map { stack[$0].subsections } ?? MultipathGrammar.sections(allowedIn: nil)
 
         if let pending = pendingHeader {
             pendingHeader = nil
@@ -277,7 +291,7 @@ private struct TreeBuilder {
             if tokens.count > 1 {
                 error(index, tokens[1].column, "unexpected text after '}' (multipath-tools ignores it)", tokens[1].text)
             }
-            guard var section = stack.popLast() else {
+            guard var section = stack.popLast()?.section else {
                 error(index, first.column, "unmatched '}'", "}")
                 return
             }
@@ -289,7 +303,7 @@ private struct TreeBuilder {
             error(index, first.column, "a keyword must not be quoted", "\"" + first.text + "\"")
         case .word:
             let name = first.text
-            let isSection = MultipathGrammar.isSection(name, in: parent)
+            let isSection = sectionsHere.contains(name)
             if tokens.count >= 2, tokens[1].kind == .open {
                 guard isSection else {
                     let place = parent.map { "in the \($0) section" } ?? "at the top level"
@@ -344,7 +358,7 @@ private struct TreeBuilder {
         if let pending = pendingHeader {
             error(pending.line, pending.column, "missing '{' after section '\(pending.name)'", pending.name)
         }
-        while let section = stack.popLast() {
+        while let section = stack.popLast()?.section {
             error(section.headerLine, section.column, "section '\(section.name)' is never closed: missing '}'", section.name)
             append(.section(section))
         }

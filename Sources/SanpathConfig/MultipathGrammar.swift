@@ -20,10 +20,10 @@ public enum MultipathGrammar {
         "overrides": ["protocol"],
     ]
 
-    /// Whether `name {` opens a section inside `parent` (nil: top level).
-    public static func isSection(_ name: String, in parent: String?) -> Bool {
-        guard let parent else { return topSections.contains(name) }
-        return subsections[parent]?.contains(name) ?? false
+    /// The sections `name {` may open inside `parent` (nil: at the top level); none inside most.
+    public static func sections(allowedIn parent: String?) -> Set<String> {
+        guard let parent else { return topSections }
+        return subsections[parent] ?? []
     }
 
     /// The keyword-set name of a section, given its parent (`device` differs under `blacklist`).
