@@ -74,9 +74,14 @@ public enum MultipathLint {
             let reason = "'\(setting.key)' outside any section is ignored by multipath-tools (invalid keyword)"
             out.append(commentOut(conf, setting, section: nil, reason: reason))
         }
-        for (parent, section) in conf.allSections() {
-            out += findings(in: section, parent: parent, conf: conf, version: version)
+        // depth first, as allSections() lists them, without building that list
+        func walk(_ entries: [MultipathEntry], parent: String?) {
+            for case .section(let section) in entries {
+                out += findings(in: section, parent: parent, conf: conf, version: version)
+                walk(section.entries, parent: section.name)
+            }
         }
+        walk(conf.root, parent: nil)
         return out.sorted { ($0.diagnostic.location.line ?? 0) < ($1.diagnostic.location.line ?? 0) }
     }
 
@@ -85,18 +90,21 @@ public enum MultipathLint {
     ) -> [MultipathFinding] {
         var out: [MultipathFinding] = []
         let scope = MultipathGrammar.scope(of: section.name, parent: parent)
-        let label = label(section, parent: parent)
-        let settings = section.settings
-        let keysHere = Set(settings.map(\.key))
-        var seen: [String: MultipathSetting] = [:]
-        for setting in settings {
+        let known = MultipathGrammar.keywords(for: version)[scope] ?? []
+        // a clean section (most of a 10,000-map file) needs neither its label nor its key set
+        lazy var label = Self.label(section, parent: parent)
+        lazy var keysHere = Set(section.settings.map(\.key))
+        // the line of each key's latest occurrence so far
+        var seen: [String: Int] = [:]
+        seen.reserveCapacity(section.entries.count)
+        for case .setting(let setting) in section.entries {
             let key = setting.key
-            defer { seen[key] = setting }
+            let earlier = seen.updateValue(setting.line, forKey: key)
             if let reason = ignored(key, version: version) {
                 out.append(commentOut(conf, setting, section: label, reason: reason))
                 continue
             }
-            if let modern = renamed[key], MultipathGrammar.knows(modern, inScope: scope, version: version) {
+            if let modern = renamed[key], known.contains(modern) {
                 if keysHere.contains(modern) {
                     out.append(
                         commentOut(
@@ -107,7 +115,7 @@ public enum MultipathLint {
                 }
                 continue
             }
-            if !MultipathGrammar.knows(key, inScope: scope, version: version) {
+            if !known.contains(key) {
                 out.append(
                     commentOut(
                         conf, setting, section: label,
@@ -115,12 +123,12 @@ public enum MultipathLint {
                 continue
             }
             // blacklist keywords are lists: each devnode/wwid/property line adds one entry
-            if let earlier = seen[key], scope != "blacklist", scope != "blacklist_exceptions" {
+            if let earlier, scope != "blacklist", scope != "blacklist_exceptions" {
                 out.append(
                     MultipathFinding(
                         diagnostic: Diagnostic(
                             .note, at: conf.location(line: setting.line, column: setting.keyColumn),
-                            "'\(key)' is set twice in \(label) (line \(earlier.line + 1) and here); the last one wins"),
+                            "'\(key)' is set twice in \(label) (line \(earlier + 1) and here); the last one wins"),
                         edits: [], changes: []))
             }
             if key == "features", let finding = migrateFeatures(conf, setting, section: label, hasNoPathRetry: keysHere.contains("no_path_retry")) {
