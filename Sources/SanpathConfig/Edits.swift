@@ -67,11 +67,20 @@ public enum LineEditor {
         var out: [TextLine] = []
         var origin: [Int?] = []
         out.reserveCapacity(input.lines.count + edits.count)
-        for (index, line) in input.lines.enumerated() {
+        origin.reserveCapacity(input.lines.count + edits.count)
+        // the lines between edited ones are copied a run at a time: a plan edits a handful of a
+        // file's lines, and the file may have 50,000
+        var next = 0
+        for index in Set(inserts.keys).union(replaces.keys).sorted() where index <= input.lines.count {
+            out += input.lines[next..<index]
+            origin += (next..<index).map { $0 }
             for text in inserts[index] ?? [] {
                 out.append(TextLine(text, ending: ending))
                 origin.append(nil)
             }
+            next = index
+            guard index < input.lines.count else { break }
+            let line = input.lines[index]
             if let replacement = replaces[index] {
                 for (k, text) in replacement.enumerated() {
                     // the first replacement line keeps the original's ending
@@ -82,11 +91,10 @@ public enum LineEditor {
                 out.append(line)
                 origin.append(index)
             }
+            next = index + 1
         }
-        for text in inserts[input.lines.count] ?? [] {
-            out.append(TextLine(text, ending: ending))
-            origin.append(nil)
-        }
+        out += input.lines[next...]
+        origin += (next..<input.lines.count).map { $0 }
         // only the last line may lack a terminator, and only if the input's did
         for i in out.indices where out[i].ending == .none && i != out.count - 1 {
             out[i].ending = ending

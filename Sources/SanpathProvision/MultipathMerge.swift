@@ -35,7 +35,8 @@ public enum MultipathMerge {
         let (fixedLines, fixedOrigin) = LineEditor.apply(findings.flatMap(\.edits), to: existing.lines)
         var changes = findings.flatMap(\.changes)
         var diagnostics = findings.filter { $0.edits.isEmpty }.map(\.diagnostic)
-        let fixed = MultipathConf(lines: fixedLines, source: existing.source)
+        // a file pass 1 leaves as it is need not be parsed again
+        let fixed = fixedLines == existing.lines ? existing : MultipathConf(lines: fixedLines, source: existing.source)
 
         // pass 2: the profile's settings
         var plan = ProfileEdits(conf: fixed, identity: identity)
