@@ -44,12 +44,13 @@ public struct UnifiedDiff: Sendable {
 
     static func script(old: [TextLine], new: [TextLine]) -> [Operation] {
         let difference = new.difference(from: old)
-        var removed = Set<Int>()
-        var inserted = Set<Int>()
+        // one flag per line, not a set: looked up once for each of maybe 50,000 lines
+        var removed = [Bool](repeating: false, count: old.count)
+        var inserted = [Bool](repeating: false, count: new.count)
         for change in difference {
             switch change {
-            case .remove(let offset, _, _): removed.insert(offset)
-            case .insert(let offset, _, _): inserted.insert(offset)
+            case .remove(let offset, _, _): removed[offset] = true
+            case .insert(let offset, _, _): inserted[offset] = true
             }
         }
         var out: [Operation] = []
@@ -57,10 +58,10 @@ public struct UnifiedDiff: Sendable {
         var i = 0
         var j = 0
         while i < old.count || j < new.count {
-            if i < old.count, removed.contains(i) {
+            if i < old.count, removed[i] {
                 out.append(.removed(old: i))
                 i += 1
-            } else if j < new.count, inserted.contains(j) {
+            } else if j < new.count, inserted[j] {
                 out.append(.added(new: j))
                 j += 1
             } else {
