@@ -206,8 +206,18 @@ extension ISCSIConf {
     /// above its group of settings, as one line; nil when there is none before a blank line.
     public func explanation(of setting: ISCSISetting) -> String? {
         // iscsiadm's record markers say nothing about a setting
-        lines.commentBlock(above: setting.line, stopAtBlank: true).map {
-            $0.replacing(/^BEGIN RECORD( [0-9][^ ]*)? ?/, with: "")
+        lines.commentBlock(above: setting.line, stopAtBlank: true).map(Self.withoutRecordMarker)
+    }
+
+    /// The comment without a leading `BEGIN RECORD 2.1.8 ` (version optional): what the regex
+    /// `^BEGIN RECORD( [0-9][^ ]*)? ?` cuts, without building a Regex on each plan.
+    static func withoutRecordMarker(_ text: String) -> String {
+        guard text.hasPrefix("BEGIN RECORD") else { return text }
+        var rest = text.dropFirst("BEGIN RECORD".count)
+        if rest.first == " ", let digit = rest.dropFirst().first, digit.isASCII, digit.isWholeNumber {
+            rest = rest.dropFirst().drop { $0 != " " }
         }
+        if rest.first == " " { rest = rest.dropFirst() }
+        return String(rest)
     }
 }

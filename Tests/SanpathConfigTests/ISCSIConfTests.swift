@@ -21,6 +21,20 @@ import Testing
         #expect(findings.contains { $0.diagnostic.message.contains("no inline comments") })
     }
 
+    /// iscsiadm's `# BEGIN RECORD <version>` marker is not part of a setting's reason.
+    @Test(arguments: [
+        ("# BEGIN RECORD 2.1.8\n# why\n", "why"),
+        ("# BEGIN RECORD\n# why\n", "why"),
+        ("# BEGIN RECORD 2.1.8\n", ""),
+        ("# BEGIN RECORD x why\n", "x why"),
+        ("# a BEGIN RECORD 2.1.8\n", "a BEGIN RECORD 2.1.8"),
+    ])
+    func explanationLeavesOutTheRecordMarker(_ comments: String, _ reason: String) throws {
+        let conf = ISCSIConf(text: comments + "node.startup = manual\n", source: "record")
+        let setting = try #require(conf.effective("node.startup"))
+        #expect(conf.explanation(of: setting) == reason)
+    }
+
     @Test func aLineWithoutEqualsIsAnError() throws {
         let conf = ISCSIConf(text: "node.startup = manual\nnode.session.cmds_max 128\n", source: "/etc/iscsi/iscsid.conf")
         let error = try #require(conf.syntaxDiagnostics.first)
