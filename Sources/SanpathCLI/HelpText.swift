@@ -10,8 +10,10 @@ enum HelpText {
             if line.isEmpty || line.first == " " {
                 lines.append(String(line))
                 joining = false
-            } else if joining, let last = lines.popLast() {
-                lines.append(last + " " + line)
+            } else if joining, !lines.isEmpty {
+                // String's own append: `last + " " + line` takes the generic path, at every start-up
+                lines[lines.count - 1].append(" ")
+                lines[lines.count - 1].append(contentsOf: line)
             } else {
                 lines.append(String(line))
                 joining = true
