@@ -26,8 +26,10 @@ public struct MultipathConf: Sendable {
         self.lines = lines
         self.source = source
         var builder = TreeBuilder(source: source)
+        var parsed = MultipathLine()
         for (index, line) in lines.lines.enumerated() {
-            builder.feed(MultipathLine(line.text), index: index)
+            parsed.read(line.text)
+            builder.feed(parsed, index: index)
         }
         let (root, diagnostics) = builder.finish()
         self.root = root
@@ -151,14 +153,21 @@ struct MultipathLine {
     /// The line is blank or a comment only.
     var isTrivia: Bool { tokens.isEmpty && unterminatedQuote == nil }
 
-    init(_ text: String) {
-        var text = text
-        // the string's own bytes, not a copy: a 10,000-map file has 50,000 lines
-        self = text.withUTF8 { MultipathLine(bytes: $0) }
+    /// No tokens yet: `read` a line into it.
+    init() {
+        tokens.reserveCapacity(3)  // keyword, value, and one more to report
     }
 
-    private init(bytes: UnsafeBufferPointer<UInt8>) {
-        tokens.reserveCapacity(3)  // keyword, value, and one more to report
+    /// Tokenises one line in place of the last one, on the string's own bytes and in the same
+    /// token storage: a 10,000-map file has 50,000 lines, and copies add up.
+    mutating func read(_ text: String) {
+        tokens.removeAll(keepingCapacity: true)
+        unterminatedQuote = nil
+        var text = text
+        text.withUTF8 { tokenize($0) }
+    }
+
+    private mutating func tokenize(_ bytes: UnsafeBufferPointer<UInt8>) {
         var i = 0
         // characters before byte `offset`, for columns (multi-byte UTF-8 counts once); tokens come
         // in order, so the count carries on from the previous token
