@@ -74,10 +74,15 @@ public enum MultipathLint {
             let reason = "'\(setting.key)' outside any section is ignored by multipath-tools (invalid keyword)"
             out.append(commentOut(conf, setting, section: nil, reason: reason))
         }
+        // renamed keys are looked up only for keywords the release does not know
+        assert(MultipathGrammar.keywords(for: version).values.allSatisfy { $0.isDisjoint(with: renamed.keys) })
+        // one table of key lines, emptied for each section, not one allocated per section
+        var seen: [String: Int] = [:]
         // depth first, as allSections() lists them, without building that list
         func walk(_ entries: [MultipathEntry], parent: String?) {
             for case .section(let section) in entries {
-                out += findings(in: section, parent: parent, conf: conf, version: version)
+                seen.removeAll(keepingCapacity: true)
+                out += findings(in: section, parent: parent, conf: conf, version: version, seen: &seen)
                 walk(section.entries, parent: section.name)
             }
         }
@@ -85,8 +90,10 @@ public enum MultipathLint {
         return out.sorted { ($0.diagnostic.location.line ?? 0) < ($1.diagnostic.location.line ?? 0) }
     }
 
+    /// `seen` comes empty and is left with the line of each key's last occurrence in the section.
     static func findings(
-        in section: MultipathSection, parent: String?, conf: MultipathConf, version: MultipathToolsVersion
+        in section: MultipathSection, parent: String?, conf: MultipathConf, version: MultipathToolsVersion,
+        seen: inout [String: Int]
     ) -> [MultipathFinding] {
         var out: [MultipathFinding] = []
         let scope = MultipathGrammar.scope(of: section.name, parent: parent)
@@ -94,9 +101,6 @@ public enum MultipathLint {
         // a clean section (most of a 10,000-map file) needs neither its label nor its key set
         lazy var label = Self.label(section, parent: parent)
         lazy var keysHere = Set(section.settings.map(\.key))
-        // the line of each key's latest occurrence so far
-        var seen: [String: Int] = [:]
-        seen.reserveCapacity(section.entries.count)
         for case .setting(let setting) in section.entries {
             let key = setting.key
             let earlier = seen.updateValue(setting.line, forKey: key)
@@ -104,18 +108,18 @@ public enum MultipathLint {
                 out.append(commentOut(conf, setting, section: label, reason: reason))
                 continue
             }
-            if let modern = renamed[key], known.contains(modern) {
-                if keysHere.contains(modern) {
-                    out.append(
-                        commentOut(
-                            conf, setting, section: label,
-                            reason: "'\(key)' is not a multipath-tools \(version) keyword; '\(modern)' is already set in this section"))
-                } else {
-                    out.append(rename(conf, setting, to: modern, section: label, version: version))
-                }
-                continue
-            }
             if !known.contains(key) {
+                if let modern = renamed[key], known.contains(modern) {
+                    if keysHere.contains(modern) {
+                        out.append(
+                            commentOut(
+                                conf, setting, section: label,
+                                reason: "'\(key)' is not a multipath-tools \(version) keyword; '\(modern)' is already set in this section"))
+                    } else {
+                        out.append(rename(conf, setting, to: modern, section: label, version: version))
+                    }
+                    continue
+                }
                 out.append(
                     commentOut(
                         conf, setting, section: label,
