@@ -76,6 +76,8 @@ public actor MonitorEngine {
     private var firstScanWaiters: [CheckedContinuation<Void, Never>] = []
     /// multipathd's latest answer, put into every snapshot (nil until asked).
     private var multipathd: MultipathdView?
+    /// The drift check's latest answer, put into every snapshot (nil until asked).
+    private var driftedFiles: [String]?
     /// The last evaluation's input and alert candidates: most evaluations of an idle host (every
     /// probe, scan and multipathd answer) see the same snapshot, and reuse them.
     private var lastEvaluation: (input: EvaluationInput, candidates: [AlertCandidate])?
@@ -124,6 +126,7 @@ public actor MonitorEngine {
     @discardableResult
     public func fullScan() async -> Snapshot? {
         let start = monotonic()
+        let cpu = MonotonicClock.processCPU()
         do {
             let refreshesBefore = refreshCount
             var fresh = try await source.collect()
@@ -139,6 +142,7 @@ public actor MonitorEngine {
             multipathd?.apply(to: &fresh)
             fresh.sanHosts = sanHosts
             fresh.portalProbes = portalProbes.values.sorted { $0.portal < $1.portal }
+            fresh.driftedFiles = driftedFiles
             snapshot = fresh
             stats.lastError = nil
         } catch {
@@ -150,7 +154,8 @@ public actor MonitorEngine {
         stats.lastFullScan = Date()
         for waiter in firstScanWaiters { waiter.resume() }
         firstScanWaiters = []
-        logger.debug("full scan", metadata: ["ms": "\(Self.milliseconds(stats.lastScanDuration))"])
+        logger.debug(
+            "full scan", metadata: ["ms": "\(Self.milliseconds(stats.lastScanDuration))", "cpu_ms": "\(Self.milliseconds(MonotonicClock.processCPU() - cpu))"])
         await evaluate("full scan")
         return snapshot
     }
@@ -226,8 +231,14 @@ public actor MonitorEngine {
     /// Asks multipathd for its checker states (`show maps json`) and evaluates with them.
     public func refreshMultipathd() async {
         let asked = monotonic()
+        let cpu = MonotonicClock.processCPU()
         guard let view = await source.multipathdView() else { return }
-        logger.debug("multipathd asked", metadata: ["ms": "\(Self.milliseconds(monotonic() - asked))", "running": "\(view.running.map(String.init) ?? "unknown")"])
+        logger.debug(
+            "multipathd asked",
+            metadata: [
+                "ms": "\(Self.milliseconds(monotonic() - asked))", "cpu_ms": "\(Self.milliseconds(MonotonicClock.processCPU() - cpu))",
+                "running": "\(view.running.map(String.init) ?? "unknown")",
+            ])
         if view.running != multipathd?.running {
             if view.running == false {
                 logger.warning("multipathd does not answer on its socket; path checker states unknown until it does")
@@ -267,6 +278,7 @@ public actor MonitorEngine {
 
     /// Files that differ from the profile (config drift), from a periodic plan.
     public func recordDrift(_ files: [String]?) async {
+        driftedFiles = files
         snapshot?.driftedFiles = files
         await evaluate("drift check")
     }

@@ -199,6 +199,18 @@ final class TestClock: Sendable {
         #expect(await engine.stats.evaluations == 3)
     }
 
+    /// The drift check runs every 5 minutes, the scans more often: a scan keeps its answer.
+    @Test func aFullScanKeepsTheDriftChecksAnswer() async {
+        let host = ScriptedHost(labSnapshot())
+        let engine = engine(host, CollectingDispatcher())
+        await engine.fullScan()
+        await engine.recordDrift(["/etc/multipath.conf"])
+        #expect(await engine.findings.map(\.kind).contains(.configDrift))
+        await engine.fullScan()
+        #expect(await engine.snapshot?.driftedFiles == ["/etc/multipath.conf"])
+        #expect(await engine.findings.map(\.kind).contains(.configDrift))
+    }
+
     @Test func anUnknownMapOrAnOverflowMeansAFullScan() async {
         let host = ScriptedHost(labSnapshot())
         let engine = engine(host, CollectingDispatcher())
