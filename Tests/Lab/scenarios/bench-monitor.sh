@@ -80,10 +80,12 @@ d0=$(ticks $MON_PID) m0=$(ticks $mpd) t0=$(now)
 sleep "$IDLE_S"
 d1=$(ticks $MON_PID) m1=$(ticks $mpd) el=$(since "$t0")
 l1=$(grep -c . "$MON_LOG")
-# what the daemon did meanwhile: its debug lines, by job (evaluations by cause), count and time
+# what the daemon did meanwhile: its debug lines, by job (evaluations by cause), count, wall time
+# and, where the line says it, the process CPU time the job took
 sed -n "$((l0 + 1)),${l1}p" "$MON_LOG" |
-  jq -r 'select(.level == "debug") | [.message + (if .cause then " (" + .cause + ")" else "" end) + (if .reused == "true" then ", reused" else "" end), (.ms // .total_ms // "")] | @tsv' 2>/dev/null |
-  awk -F'\t' '{ n[$1]++; t[$1] += $2 } END { for (k in n) printf "%5d x  %9.1f ms  %s\n", n[k], t[k], k }' | sort -k3 -rn > "$OUT/idle-work.txt"
+  jq -r 'select(.level == "debug") | [.message + (if .cause then " (" + .cause + ")" else "" end) + (if .reused == "true" then ", reused" else "" end), (.ms // .total_ms // ""), (.cpu_ms // "-")] | @tsv' 2>/dev/null |
+  awk -F'\t' '{ n[$1]++; t[$1] += $2; if ($3 != "-") { c[$1] += $3; h[$1] = 1 } } END { for (k in n) printf "%5d x  %9.1f ms wall  %9s ms CPU  %s\n", n[k], t[k], (h[k] ? sprintf("%.1f", c[k]) : "-"), k }' |
+  sort -k3 -rn > "$OUT/idle-work.txt"
 drss=$(rss_kb $MON_PID) mrss=$(rss_kb $mpd)
 # RssAnon / RssFile and the pages referenced during the idle period, in MB
 breakdown() {
@@ -97,7 +99,7 @@ out "$(printf '%-22s RSS %6.1f MB (peak VmHWM %6.1f MB)  CPU %5.2f s = %5.2f %% 
 out "$(printf '%-22s RSS %6.1f MB (peak VmHWM %6.1f MB)  CPU %5.2f s = %5.2f %% of one CPU' 'multipathd' "$(awk -v k=$mrss 'BEGIN{print k/1024}')" "$(awk -v k="$(hwm_kb $mpd)" 'BEGIN{print k/1024}')" "$(awk -v a=$m0 -v b=$m1 -v h=$hz 'BEGIN{print (b-a)/h}')" "$(awk -v a=$m0 -v b=$m1 -v h=$hz -v e=$el 'BEGIN{print 100*(b-a)/h/e}')")"
 out "  sanpath monitor: $dbreak (mappings: daemon-smaps-summary.txt)"
 out "  multipathd:      $mbreak"
-out "  what the daemon did (its debug lines: count, time, job):"
+out "  what the daemon did (its debug lines: count, wall time, CPU time where timed, job):"
 while read -r line; do out "    $line"; done < "$OUT/idle-work.txt"
 check "1. idle RSS of sanpath monitor <= 20 MB ($((drss / 1024)) MB)" test "$drss" -le 20480
 
