@@ -1,3 +1,4 @@
+import CSanpathShims
 import Dispatch
 import Logging
 #if os(Linux)
@@ -21,10 +22,15 @@ public struct TCPProber: ConnectProber {
 
     /// Logs each failed probe at debug level.
     public var logger: Logger
+    /// Half-open probes to IPv4 addresses: a SYN answered by a SYN-ACK, the connection never
+    /// completed (see `sanpath_synprobe.h`: a portal's iSCSI target logs every connect that does
+    /// not log in). Without CAP_NET_RAW, or for IPv6, the probe connects.
+    public var halfOpen: Bool
 
     /// Creates a prober.
-    public init(logger: Logger) {
+    public init(logger: Logger, halfOpen: Bool = false) {
         self.logger = logger
+        self.halfOpen = halfOpen
     }
 
     /// The connect time in seconds, or nil when the probe failed.
@@ -44,12 +50,12 @@ public struct TCPProber: ConnectProber {
     public func probe(host: String, port: Int, timeout: Double, device: String?) async -> Result<Double, Failure> {
         await withCheckedContinuation { continuation in
             DispatchQueue.global().async {
-                continuation.resume(returning: Self.probeBlocking(host: host, port: port, timeout: timeout, device: device))
+                continuation.resume(returning: Self.probeBlocking(host: host, port: port, timeout: timeout, device: device, halfOpen: halfOpen))
             }
         }
     }
 
-    static func probeBlocking(host: String, port: Int, timeout: Double, device: String?) -> Result<Double, Failure> {
+    static func probeBlocking(host: String, port: Int, timeout: Double, device: String?, halfOpen: Bool = false) -> Result<Double, Failure> {
         let start = MonotonicClock.now()
         let deadline = start + timeout
         // Bracketed IPv6 literals ([fe80::1]) as Eucalyptus writes them.
@@ -68,7 +74,11 @@ public struct TCPProber: ConnectProber {
         var entry: UnsafeMutablePointer<addrinfo>? = first
         while let current = entry {
             entry = current.pointee.ai_next
-            switch attempt(current.pointee, device: device, deadline: deadline, timeout: timeout) {
+            let result =
+                halfOpen && current.pointee.ai_family == AF_INET
+                ? synAttempt(current.pointee, device: device, deadline: deadline, timeout: timeout)
+                : attempt(current.pointee, device: device, deadline: deadline, timeout: timeout)
+            switch result {
             case .success:
                 return .success(MonotonicClock.now() - start)
             case .failure(let reason):
@@ -77,6 +87,32 @@ public struct TCPProber: ConnectProber {
             }
         }
         return .failure(failure)
+    }
+
+    /// One half-open probe of an IPv4 address; a connect attempt when raw sockets are not allowed.
+    private static func synAttempt(_ address: addrinfo, device: String?, deadline: Double, timeout: Double) -> Result<Void, Failure> {
+        guard let pointer = address.ai_addr, address.ai_addrlen >= socklen_t(MemoryLayout<sockaddr_in>.size) else {
+            return attempt(address, device: device, deadline: deadline, timeout: timeout)
+        }
+        var destination = UnsafeRawPointer(pointer).loadUnaligned(as: sockaddr_in.self)
+        let milliseconds = Int32(max(0, ((deadline - MonotonicClock.now()) * 1000).rounded(.up)))
+        var step: UnsafePointer<CChar>?
+        var code: Int32 = 0
+        switch sanpath_syn_probe(&destination, device, milliseconds, &step, &code) {
+        case SANPATH_SYN_OPEN:
+            return .success(())
+        case SANPATH_SYN_REFUSED:
+            return .failure(Failure(step: "SYN", reason: "refused (RST: nothing listens on the port)"))
+        case SANPATH_SYN_TIMEOUT:
+            return .failure(Failure(step: "SYN", reason: "no answer within \(timeout) s"))
+        default:
+            let failed = step.map { String(cString: $0) } ?? "SYN"
+            if failed == "raw socket", code == EPERM || code == EACCES {
+                return attempt(address, device: device, deadline: deadline, timeout: timeout)
+            }
+            let reason = String(cString: strerror(code)) + (code == EPERM && failed == "bind to NIC" ? " (SO_BINDTODEVICE needs CAP_NET_RAW)" : "")
+            return .failure(Failure(step: failed == "bind to NIC" ? "bind to NIC \(device ?? "")" : failed, reason: reason))
+        }
     }
 
     private static func attempt(_ address: addrinfo, device: String?, deadline: Double, timeout: Double) -> Result<Void, Failure> {

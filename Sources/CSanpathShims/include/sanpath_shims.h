@@ -1,10 +1,13 @@
-// sanpath_shims: the few libdevmapper things Swift cannot import or call directly.
+// sanpath_shims: the few libdevmapper things Swift cannot import or call directly, and the
+// half-open portal probe (sanpath_synprobe.h).
 #ifndef SANPATH_SHIMS_H
 #define SANPATH_SHIMS_H
 
 #include <libdevmapper.h>
 #include <stdarg.h>
 #include <stdint.h>
+
+#include "sanpath_synprobe.h"
 
 // libdevmapper's log levels (libdm/misc/dm-logging.h), after the _LOG_STDERR/_LOG_ONCE bits are masked.
 #define SANPATH_DM_LOG_FATAL 2

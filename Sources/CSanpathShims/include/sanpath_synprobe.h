@@ -1,0 +1,25 @@
+// sanpath_synprobe: a half-open TCP probe (SYN, then the peer's SYN-ACK or RST), for portals.
+//
+// A TCP connect probe makes the target's iSCSI stack accept a connection that never logs in:
+// LIO logs "rx_data returned 0, expecting 48" and "iSCSI Login negotiation failed" for each one,
+// and arrays log the like. A SYN answered by a SYN-ACK proves the same (the network path through
+// the NIC and a listener on the portal) while the target's iSCSI layer never sees a connection:
+// the initiator's kernel answers the SYN-ACK with a RST, as no socket of ours listens or connects
+// on the source port (a bound, idle TCP socket only reserves it). IPv4; needs CAP_NET_RAW.
+#ifndef SANPATH_SYNPROBE_H
+#define SANPATH_SYNPROBE_H
+
+#include <netinet/in.h>
+
+// What a probe saw.
+#define SANPATH_SYN_OPEN 1      // SYN-ACK: something listens on the portal
+#define SANPATH_SYN_REFUSED 2   // RST: the host answers, nothing listens on the port
+#define SANPATH_SYN_TIMEOUT 3   // no answer within the timeout
+#define SANPATH_SYN_ERROR 4     // a system call failed: *step names it, *error_number is its errno
+
+// Sends one SYN to `destination` (address and port), through `device` when not NULL
+// (SO_BINDTODEVICE), and waits up to `timeout_ms` for the answer.
+int sanpath_syn_probe(const struct sockaddr_in *destination, const char *device, int timeout_ms,
+                      const char **step, int *error_number);
+
+#endif

@@ -1,0 +1,132 @@
+// sanpath_synprobe.c: see include/sanpath_synprobe.h.
+#include "sanpath_synprobe.h"
+
+#include <errno.h>
+#include <linux/filter.h>
+#include <net/if.h>
+#include <netinet/ip.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+static long long now_ms(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (long long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+static int bind_device(int fd, const char *device) {
+    if (device == NULL) return 0;
+    return setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, device, (socklen_t)strlen(device) + 1);
+}
+
+// The one's-complement sum of RFC 793's pseudo-header and the segment.
+static uint16_t tcp_checksum(uint32_t source, uint32_t destination, const uint8_t *segment, size_t length) {
+    uint32_t sum = 0;
+    sum += (ntohl(source) >> 16) + (ntohl(source) & 0xffff);
+    sum += (ntohl(destination) >> 16) + (ntohl(destination) & 0xffff);
+    sum += IPPROTO_TCP + (uint32_t)length;
+    for (size_t i = 0; i + 1 < length; i += 2) sum += (uint32_t)(segment[i] << 8 | segment[i + 1]);
+    if (length & 1) sum += (uint32_t)(segment[length - 1] << 8);
+    while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
+    return htons((uint16_t)~sum);
+}
+
+#define FAIL(name) do { *step = (name); *error_number = errno; result = SANPATH_SYN_ERROR; goto done; } while (0)
+
+int sanpath_syn_probe(const struct sockaddr_in *destination, const char *device, int timeout_ms,
+                      const char **step, int *error_number) {
+    int result = SANPATH_SYN_TIMEOUT, route = -1, reserve = -1, raw = -1;
+    *step = "";
+    *error_number = 0;
+    long long deadline = now_ms() + timeout_ms;
+
+    // the source address the kernel routes this destination from (through the NIC)
+    struct sockaddr_in source;
+    socklen_t length = sizeof source;
+    route = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (route < 0) FAIL("socket");
+    if (bind_device(route, device) != 0) FAIL("bind to NIC");
+    if (connect(route, (const struct sockaddr *)destination, sizeof *destination) != 0) FAIL("route");
+    if (getsockname(route, (struct sockaddr *)&source, &length) != 0) FAIL("route");
+
+    // a source port of our own: bound, never listening or connecting, so the kernel answers
+    // the peer's SYN-ACK with a RST and no real connection can share the four-tuple
+    reserve = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (reserve < 0) FAIL("socket");
+    if (bind_device(reserve, device) != 0) FAIL("bind to NIC");
+    source.sin_port = 0;
+    if (bind(reserve, (struct sockaddr *)&source, sizeof source) != 0) FAIL("bind");
+    length = sizeof source;
+    if (getsockname(reserve, (struct sockaddr *)&source, &length) != 0) FAIL("bind");
+
+    raw = socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, IPPROTO_TCP);
+    if (raw < 0) FAIL("raw socket");
+    if (bind_device(raw, device) != 0) FAIL("bind to NIC");
+    // the kernel hands this socket only the peer's segments to our port: IP source, then the
+    // TCP ports behind an IP header of any length
+    struct sock_filter code[] = {
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, 12),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, ntohl(destination->sin_addr.s_addr), 0, 6),
+        BPF_STMT(BPF_LDX | BPF_B | BPF_MSH, 0),
+        BPF_STMT(BPF_LD | BPF_H | BPF_IND, 0),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, ntohs(destination->sin_port), 0, 3),
+        BPF_STMT(BPF_LD | BPF_H | BPF_IND, 2),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, ntohs(source.sin_port), 0, 1),
+        BPF_STMT(BPF_RET | BPF_K, 0xffff),
+        BPF_STMT(BPF_RET | BPF_K, 0),
+    };
+    struct sock_fprog program = { .len = sizeof code / sizeof code[0], .filter = code };
+    if (setsockopt(raw, SOL_SOCKET, SO_ATTACH_FILTER, &program, sizeof program) != 0) FAIL("filter");
+
+    uint32_t sequence;
+    if (getrandom(&sequence, sizeof sequence, 0) != sizeof sequence) sequence = (uint32_t)now_ms() * 2654435761u;
+    uint8_t segment[20];
+    memset(segment, 0, sizeof segment);
+    struct tcphdr *syn = (struct tcphdr *)segment;
+    syn->source = source.sin_port;
+    syn->dest = destination->sin_port;
+    syn->seq = htonl(sequence);
+    syn->doff = 5;
+    syn->syn = 1;
+    syn->window = htons(64240);
+    syn->check = tcp_checksum(source.sin_addr.s_addr, destination->sin_addr.s_addr, segment, sizeof segment);
+    struct sockaddr_in to = *destination;
+    to.sin_port = 0;  // raw IPv4 sockets take the protocol from the socket, not a port
+    if (sendto(raw, segment, sizeof segment, 0, (struct sockaddr *)&to, sizeof to) != (ssize_t)sizeof segment) FAIL("send");
+
+    uint8_t packet[1500];
+    for (;;) {
+        long long left = deadline - now_ms();
+        if (left <= 0) break;
+        struct pollfd ready = { .fd = raw, .events = POLLIN };
+        int polled = poll(&ready, 1, (int)left);
+        if (polled < 0 && errno == EINTR) continue;
+        if (polled < 0) FAIL("poll");
+        if (polled == 0) break;
+        ssize_t got = recv(raw, packet, sizeof packet, 0);
+        if (got < 0 && (errno == EAGAIN || errno == EINTR)) continue;
+        if (got < 0) FAIL("receive");
+        // segments queued before the filter was attached are checked here as well
+        if (got < (ssize_t)sizeof(struct iphdr)) continue;
+        const struct iphdr *ip = (const struct iphdr *)packet;
+        size_t header = (size_t)ip->ihl * 4;
+        if (ip->protocol != IPPROTO_TCP || ip->saddr != destination->sin_addr.s_addr || (size_t)got < header + 20) continue;
+        const struct tcphdr *answer = (const struct tcphdr *)(packet + header);
+        if (answer->source != destination->sin_port || answer->dest != source.sin_port) continue;
+        if (!answer->ack || ntohl(answer->ack_seq) != sequence + 1) continue;
+        if (answer->rst) { result = SANPATH_SYN_REFUSED; break; }
+        if (answer->syn) { result = SANPATH_SYN_OPEN; break; }
+    }
+
+done:
+    if (raw >= 0) close(raw);
+    if (reserve >= 0) close(reserve);
+    if (route >= 0) close(route);
+    return result;
+}
