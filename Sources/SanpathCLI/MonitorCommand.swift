@@ -114,7 +114,8 @@ struct MonitorCommand: AsyncParsableCommand {
         collector.multipathdInCollection = false  // MultipathdService asks it on its own schedule
         let boundaries = MonitorBoundaries(
             snapshots: collector, udev: NetlinkUdevSource(source: settings.udevSource == .kernel ? .kernel : .udev, logger: logger),
-            prober: TCPProber(logger: logger), notifier: SystemdNotifier(), drift: drift)
+            prober: TCPProber(logger: logger), portalProber: TCPProber(logger: logger, halfOpen: settings.portalProbes.method == .syn),
+            notifier: SystemdNotifier(), drift: drift)
         let site = self.site
         let daemon = try await MonitorDaemon.assemble(
             settings: settings, store: store, site: resolvedSite, reloadSite: { try site.load(root: nil) },

@@ -25,12 +25,33 @@ public struct MonitorConfig: Sendable, Hashable {
 
     /// TCP probes of each portal through its path's NIC.
     public struct PortalProbes: Sendable, Hashable {
+        /// How a portal is probed.
+        public enum Method: String, Sendable, Hashable {
+            /// Half-open: a SYN answered by a SYN-ACK; the target's iSCSI layer sees no connection
+            /// (IPv4 with CAP_NET_RAW; else `connect`).
+            case syn
+            /// A full TCP connect: the target accepts a connection that never logs in, and LIO
+            /// logs "iSCSI Login negotiation failed" for each one.
+            case connect
+
+            /// The interval when the file names none: a SYN probe costs the target nothing, so
+            /// a cut path is known within interval + 2 × timeout (2 s); a connect is logged by
+            /// the target, so once every 10 s.
+            public var defaultInterval: Duration { self == .syn ? .seconds(1) : .seconds(10) }
+            /// The timeout when the file names none: a portal on the SAN's LAN answers a SYN
+            /// within milliseconds.
+            public var defaultTimeout: Duration { self == .syn ? .milliseconds(500) : .seconds(2) }
+        }
+
         /// Whether to probe.
         public var enabled = true
-        /// Time between probes.
-        public var interval: Duration = .seconds(10)
-        /// Connect timeout of one probe.
-        public var timeout: Duration = .seconds(2)
+        /// How.
+        public var method = Method.syn
+        /// Time between probes; a failed probe is repeated at once, as two in a row mark the
+        /// portal unreachable.
+        public var interval = Method.syn.defaultInterval
+        /// Timeout of one probe.
+        public var timeout = Method.syn.defaultTimeout
     }
 
     /// A webhook sink.

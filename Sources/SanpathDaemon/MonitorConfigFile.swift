@@ -57,10 +57,17 @@ extension MonitorConfig {
         }
 
         if let probes = try top.table("portal_probes") {
-            try probes.rejectUnknown(["enabled", "interval", "timeout"])
+            try probes.rejectUnknown(["enabled", "method", "interval", "timeout"])
             config.portalProbes.enabled = try probes.boolean("enabled") ?? config.portalProbes.enabled
-            config.portalProbes.interval = try probes.duration("interval", positive: true) ?? config.portalProbes.interval
-            config.portalProbes.timeout = try probes.duration("timeout", positive: true) ?? config.portalProbes.timeout
+            if let (name, location) = try probes.string("method") {
+                guard let method = MonitorConfig.PortalProbes.Method(rawValue: name) else {
+                    throw ConfigTable.error("portal_probes.method", "must be syn or connect", at: location, text: name)
+                }
+                config.portalProbes.method = method
+            }
+            let method = config.portalProbes.method
+            config.portalProbes.interval = try probes.duration("interval", positive: true) ?? method.defaultInterval
+            config.portalProbes.timeout = try probes.duration("timeout", positive: true) ?? method.defaultTimeout
             try probes.check(timeout: config.portalProbes.timeout, within: config.portalProbes.interval)
         }
 

@@ -12,8 +12,10 @@ public struct MonitorBoundaries: Sendable {
     public var snapshots: any SnapshotSource
     /// Kernel or udev events.
     public var udev: any UdevEventSource
-    /// TCP connects to SAN hosts and portals.
+    /// TCP connects to SAN hosts (and portals, unless `portalProber` is given).
     public var prober: any ConnectProber
+    /// Probes of the portals through their NICs (half-open SYN probes in `sanpath monitor`).
+    public var portalProber: any ConnectProber
     /// systemd's notify socket (none outside systemd).
     public var notifier: SystemdNotifier
     /// The managed files that differ from the profile (nil: it could not tell), asked every
@@ -22,12 +24,13 @@ public struct MonitorBoundaries: Sendable {
 
     /// Creates the boundaries.
     public init(
-        snapshots: any SnapshotSource, udev: any UdevEventSource, prober: any ConnectProber, notifier: SystemdNotifier,
-        drift: (@Sendable () async -> [String]?)? = nil
+        snapshots: any SnapshotSource, udev: any UdevEventSource, prober: any ConnectProber, portalProber: (any ConnectProber)? = nil,
+        notifier: SystemdNotifier, drift: (@Sendable () async -> [String]?)? = nil
     ) {
         self.snapshots = snapshots
         self.udev = udev
         self.prober = prober
+        self.portalProber = portalProber ?? prober
         self.notifier = notifier
         self.drift = drift
     }
@@ -125,7 +128,7 @@ public struct MonitorDaemon: Sendable {
             if !portals.isEmpty {
                 services.append(
                     ProbeService(
-                        prober: boundaries.prober, targets: { portals }, interval: { store.current.portalProbes.interval },
+                        prober: boundaries.portalProber, targets: { portals }, interval: { store.current.portalProbes.interval },
                         timeout: { store.current.portalProbes.timeout }))
             }
         }

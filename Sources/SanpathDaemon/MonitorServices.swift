@@ -130,8 +130,8 @@ public struct ProbeTarget: Sendable {
     }
 }
 
-/// TCP connect probes, all targets at once, every interval: the SAN management hosts, or the
-/// portals through their paths' NICs.
+/// TCP probes, all targets at once, every interval (a failed one repeated at once): the SAN
+/// management hosts, or the portals through their paths' NICs.
 public struct ProbeService: Service {
     let prober: any ConnectProber
     let targets: @Sendable () async -> [ProbeTarget]
@@ -157,7 +157,13 @@ public struct ProbeService: Service {
             await withTaskGroup(of: Void.self) { group in
                 for target in round {
                     group.addTask {
-                        await target.record(await prober.connect(host: target.host, port: target.port, timeout: seconds, device: target.device))
+                        let latency = await prober.connect(host: target.host, port: target.port, timeout: seconds, device: target.device)
+                        await target.record(latency)
+                        // two failures in a row mark a target unreachable: the second is asked at
+                        // once, so a cut is known within interval + 2 × timeout
+                        if latency == nil, !Task.isCancelled {
+                            await target.record(await prober.connect(host: target.host, port: target.port, timeout: seconds, device: target.device))
+                        }
                     }
                 }
             }

@@ -123,6 +123,19 @@ struct MonitorConfigTests {
         #expect(sinks.alertmanagers.map(\.interval) == [.seconds(30)])
     }
 
+    @Test("portal probes: half-open SYN every second by default; a connect every 10 s unless told otherwise")
+    func portalProbeMethods() throws {
+        let defaults = MonitorConfig().portalProbes
+        #expect(defaults.method == .syn)
+        #expect(defaults.interval == .seconds(1) && defaults.timeout == .milliseconds(500))
+        // a cut path is known within interval + 2 x timeout (the failed probe is repeated at once)
+        #expect(defaults.interval + defaults.timeout * 2 <= .seconds(2))
+        let connect = try MonitorConfig.parse("[portal_probes]\nmethod = \"connect\"", source: "monitor.toml").portalProbes
+        #expect(connect.method == .connect && connect.interval == .seconds(10) && connect.timeout == .seconds(2))
+        let told = try MonitorConfig.parse("[portal_probes]\nmethod = \"connect\"\ninterval = \"30s\"", source: "monitor.toml").portalProbes
+        #expect(told.interval == .seconds(30) && told.timeout == .seconds(2))
+    }
+
     @Test(
         "every bad value is an error at its line and column, with its text",
         arguments: [
@@ -142,6 +155,7 @@ struct MonitorConfigTests {
             ("[san_hosts]\ninterval = \"1s\"\ntimeout = \"2s\"", "3:12", "must not be longer than the interval (1s)", "2s"),
             ("[portal_probes]\nenabled = \"yes\"", "2:11", "must be true or false", "enabled"),
             ("[portal_probes]\nintervall = \"5s\"", "2:1", "unknown key in [portal_probes]", "intervall"),
+            ("[portal_probes]\nmethod = \"icmp\"", "2:11", "must be syn or connect", "icmp"),
             ("[alerts.for]\npath-lsot = \"0s\"", "2:1", "unknown alert kind in [alerts.for]", "path-lsot"),
             ("[alerts.for]\nnic-down = \"soon\"", "2:13", "expected a duration", "soon"),
             ("[alerts.flap]\nmax_transitions = 1", "2:19", "must be between 2 and 1000", "1"),
