@@ -262,8 +262,11 @@ private struct TreeBuilder {
     }
 
     mutating func open(_ name: String, line: Int, column: Int) {
+        // room for a multipath or device section's few settings in one allocation, not three
+        var entries: [MultipathEntry] = []
+        entries.reserveCapacity(4)
         stack.append(
-            (MultipathSection(name: name, headerLine: line, closeLine: nil, entries: [], column: column),
+            (MultipathSection(name: name, headerLine: line, closeLine: nil, entries: entries, column: column),
              MultipathGrammar.sections(allowedIn: name)))
     }
 
