@@ -253,7 +253,8 @@ private struct TreeBuilder {
         diagnostics.append(Diagnostic(.error, at: at(line, column), message, text: text))
     }
 
-    mutating func append(_ entry: MultipathEntry) {
+    // consuming: the entry moves into its section instead of being copied and the original freed
+    mutating func append(_ entry: consuming MultipathEntry) {
         if stack.isEmpty {
             root.append(entry)
         } else {
