@@ -1,9 +1,10 @@
 #!/bin/bash
 # Tests/Lab/scenarios/bench-monitor.sh: benchmarks of `sanpath monitor` (opt-in: not in the default
 # suite). NLUNS (default 64) equallogic LUNs x 2 paths provisioned by `sanpath apply`, two SAN
-# management hosts, the daemon with monitor.toml's default timings (resync 60 s, probes 10 s; no
-# flap damping), --verbose (its debug lines time each job and each alert's legs), and a webhook
-# to guest/labhttp.py. Three figures, each with its target as a check:
+# management hosts, the daemon with monitor.toml's default timings (resync 60 s, SAN host probes
+# 10 s, portal probes as etc/sanpath/monitor.toml says; no flap damping), --verbose (its debug
+# lines time each job and each alert's legs; the idle CPU includes writing them, a line per
+# evaluation, which a daemon at the default level does not), and a webhook to guest/labhttp.py. Three figures, each with its target as a check:
 #   1. idle: VmRSS and CPU (utime+stime from /proc/PID/stat) of the daemon and of multipathd over
 #      a quiet IDLE_S (default 60) seconds, and what the daemon did meanwhile (its debug lines:
 #      scans, multipathd queries, evaluations by cause; idle-work.txt). Target: daemon RSS <= 20 MB.
@@ -94,7 +95,7 @@ breakdown() {
 dbreak=$(breakdown $MON_PID) mbreak=$(breakdown $mpd)
 awk '/^[0-9a-f]+-[0-9a-f]+ / { m = $6 } /^Rss:/ { r[m] += $2 } /^Referenced:/ { f[m] += $2 } END { for (k in r) if (r[k] >= 256) printf "%8d kB rss %8d kB referenced  %s\n", r[k], f[k], (k == "" ? "[anon]" : k) }' /proc/$MON_PID/smaps | sort -rn > "$OUT/daemon-smaps-summary.txt"
 out ""
-out "## 1. idle over ${el} s (nothing failing; monitor.toml's defaults: resync 60 s, SAN host and portal probes every 10 s; /proc/PID/status VmRSS, /proc/PID/stat utime+stime, CLK_TCK $hz)"
+out "## 1. idle over ${el} s (nothing failing; etc/sanpath/monitor.toml's timings: resync, SAN host and portal probes; /proc/PID/status VmRSS, /proc/PID/stat utime+stime, CLK_TCK $hz)"
 out "$(printf '%-22s RSS %6.1f MB (peak VmHWM %6.1f MB)  CPU %5.2f s = %5.2f %% of one CPU' 'sanpath monitor' "$(awk -v k=$drss 'BEGIN{print k/1024}')" "$(awk -v k="$(hwm_kb $MON_PID)" 'BEGIN{print k/1024}')" "$(awk -v a=$d0 -v b=$d1 -v h=$hz 'BEGIN{print (b-a)/h}')" "$(awk -v a=$d0 -v b=$d1 -v h=$hz -v e=$el 'BEGIN{print 100*(b-a)/h/e}')")"
 out "$(printf '%-22s RSS %6.1f MB (peak VmHWM %6.1f MB)  CPU %5.2f s = %5.2f %% of one CPU' 'multipathd' "$(awk -v k=$mrss 'BEGIN{print k/1024}')" "$(awk -v k="$(hwm_kb $mpd)" 'BEGIN{print k/1024}')" "$(awk -v a=$m0 -v b=$m1 -v h=$hz 'BEGIN{print (b-a)/h}')" "$(awk -v a=$m0 -v b=$m1 -v h=$hz -v e=$el 'BEGIN{print 100*(b-a)/h/e}')")"
 out "  sanpath monitor: $dbreak (mappings: daemon-smaps-summary.txt)"
