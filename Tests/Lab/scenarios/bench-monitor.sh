@@ -4,7 +4,8 @@
 # management hosts, the daemon with monitor.toml's default timings (resync 60 s, SAN host probes
 # 10 s, portal probes as etc/sanpath/monitor.toml says; no flap damping), --verbose (its debug
 # lines time each job and each alert's legs; the idle CPU includes writing them, a line per
-# evaluation, which a daemon at the default level does not), and a webhook to guest/labhttp.py. Three figures, each with its target as a check:
+# evaluation, which a daemon at the default level does not), and a webhook to guest/labhttp.py.
+# Three figures, each with its target as a check:
 #   1. idle: VmRSS and CPU (utime+stime from /proc/PID/stat) of the daemon and of multipathd over
 #      a quiet IDLE_S (default 60) seconds, and what the daemon did meanwhile (its debug lines:
 #      scans, multipathd queries, evaluations by cause; idle-work.txt). Target: daemon RSS <= 20 MB.
