@@ -78,6 +78,8 @@ public actor MonitorEngine {
     private var multipathd: MultipathdView?
     /// The drift check's latest answer, put into every snapshot (nil until asked).
     private var driftedFiles: [String]?
+    /// The state machine deadline a tick is scheduled for (CLOCK_MONOTONIC seconds).
+    private var scheduledTick: Double?
     /// The last evaluation's input and alert candidates: most evaluations of an idle host (every
     /// probe, scan and multipathd answer) see the same snapshot, and reuse them.
     private var lastEvaluation: (input: EvaluationInput, candidates: [AlertCandidate])?
@@ -286,6 +288,26 @@ public actor MonitorEngine {
     /// Re-evaluates without new data: `for` durations and holds run out with time alone.
     public func tick() async { await evaluate("timer") }
 
+    /// Makes sure a tick comes when the state machine's next deadline (a `for`, a hold) is due:
+    /// the next resync may be a minute away, and no probe or event need come meanwhile.
+    private func scheduleTick() {
+        guard let deadline = machine.nextDeadline() else { return }
+        if let scheduled = scheduledTick, scheduled <= deadline { return }
+        scheduledTick = deadline
+        let delay = max(0, deadline - monotonic())
+        Task {
+            try? await Task.sleep(for: .milliseconds(Int(delay * 1000) + 10))
+            await self.runScheduledTick(deadline)
+        }
+    }
+
+    private func runScheduledTick(_ deadline: Double) async {
+        // an earlier deadline took its place: that one's tick schedules the next
+        guard scheduledTick == deadline else { return }
+        scheduledTick = nil
+        await tick()
+    }
+
     /// When the state machine next needs a look without new data.
     public var nextDeadline: Double? { machine.nextDeadline() }
 
@@ -319,6 +341,7 @@ public actor MonitorEngine {
         }
         let evaluated = monotonic()
         let events = machine.evaluate(candidates, monotonic: evaluated, wall: Date())
+        scheduleTick()
         logger.debug(
             "evaluated",
             metadata: [

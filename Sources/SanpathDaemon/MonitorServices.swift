@@ -59,8 +59,8 @@ public struct UdevEventService: Service {
     }
 }
 
-/// The periodic full resync (a missed or dropped event never leaves the state wrong), and the
-/// re-evaluations `for` durations and holds need between resyncs.
+/// The periodic full resync: a missed or dropped event never leaves the state wrong. (The engine
+/// times the re-evaluations `for` durations and holds need itself.)
 public struct ResyncService: Service {
     let engine: MonitorEngine
     let interval: @Sendable () -> Duration
@@ -72,27 +72,9 @@ public struct ResyncService: Service {
     }
 
     public func run() async throws {
-        await engine.fullScan()
-        var nextScan = ContinuousClock.now + interval()
         while !Task.isShuttingDownGracefully, !Task.isCancelled {
-            // wake for the next scan, or earlier when an alert's `for` or hold runs out
-            var wake = nextScan
-            if let deadline = await engine.nextDeadline {
-                let inSeconds = max(0, deadline - MonitorEngine.monotonicNow())
-                wake = min(wake, ContinuousClock.now + .milliseconds(Int(inSeconds * 1000) + 10))
-            }
-            let until = wake
-            do {
-                try await cancelWhenGracefulShutdown { try await Task.sleep(until: until, clock: .continuous) }
-            } catch {
-                return
-            }
-            if ContinuousClock.now >= nextScan {
-                await engine.fullScan()
-                nextScan = ContinuousClock.now + interval()
-            } else {
-                await engine.tick()
-            }
+            await engine.fullScan()
+            do { try await cancelWhenGracefulShutdown { try await Task.sleep(for: interval()) } } catch { return }
         }
     }
 }

@@ -211,6 +211,22 @@ final class TestClock: Sendable {
         #expect(await engine.findings.map(\.kind).contains(.configDrift))
     }
 
+    /// A `for` runs out on the engine's own timer, with no scan, probe or event after it: the
+    /// next resync may be a minute away.
+    @Test func aPendingAlertFiresWhenItsForRunsOutWithNothingElseHappening() async {
+        let host = ScriptedHost(labSnapshot())
+        let dispatcher = CollectingDispatcher()
+        let engine = MonitorEngine(
+            site: labSite(), policy: AlertPolicy(defaultFor: 0.05), source: host, dispatcher: dispatcher, sanHostPort: { _ in 443 },
+            logger: Logger(label: "test"))
+        await engine.fullScan()
+        host.set { $0.maps[0].groups[0].paths[0].kernelState = .failed }
+        await engine.handle(pathEvent("PATH_FAILED"))
+        #expect(dispatcher.keys.isEmpty, "pending for 50 ms")
+        for _ in 0..<3000 where !dispatcher.keys.contains("firing:path-lost:sdb") { try? await Task.sleep(for: .milliseconds(10)) }
+        #expect(dispatcher.keys.contains("firing:path-lost:sdb"))
+    }
+
     @Test func anUnknownMapOrAnOverflowMeansAFullScan() async {
         let host = ScriptedHost(labSnapshot())
         let engine = engine(host, CollectingDispatcher())
