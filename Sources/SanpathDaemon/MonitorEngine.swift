@@ -254,19 +254,24 @@ public actor MonitorEngine {
         await evaluate("multipathd")
     }
 
-    /// Records a SAN management host probe (connect time, or nil when it failed) and evaluates.
+    /// Records a SAN management host probe (connect time, or nil when it failed) and evaluates,
+    /// unless only the connect time changed: no finding reads it (and deadlines have their own tick).
     public func recordSANProbe(host: String, latency: Double?) async {
         guard let index = sanHosts.firstIndex(where: { $0.host == host }) else { return }
+        let before = sanHosts[index]
         sanHosts[index].record(latency: latency, at: Date())
         snapshot?.sanHosts = sanHosts
+        guard sanHosts[index].withoutLatency != before.withoutLatency else { return }
         await evaluate("SAN host probe")
     }
 
     /// Records a portal probe through a NIC and evaluates.
     /// A probe that starts failing re-reads everything at once: the NIC it leaves by may be down,
     /// and the NIC's alert must come before the probe's own (NICs send no block event).
+    /// Unless only the connect time changed, as for SAN hosts.
     public func recordPortalProbe(portal: String, nic: String, latency: Double?) async {
-        var probe = portalProbes[portal] ?? PortalProbe(portal: portal, nic: nic, reachable: true)
+        let before = portalProbes[portal]
+        var probe = before ?? PortalProbe(portal: portal, nic: nic, reachable: true)
         let wasReachable = probe.reachable
         probe.record(latency: latency)
         portalProbes[portal] = probe
@@ -275,6 +280,7 @@ public actor MonitorEngine {
             return
         }
         snapshot?.portalProbes = portalProbes.values.sorted { $0.portal < $1.portal }
+        guard probe.withoutLatency != before?.withoutLatency else { return }
         await evaluate("portal probe")
     }
 
@@ -381,9 +387,27 @@ struct EvaluationInput: Equatable {
     init(_ snapshot: Snapshot, firing: [AlertCandidate]) {
         var snapshot = snapshot
         if !snapshot.sanHosts.contains(where: { $0.lastFailure != nil }) { snapshot.time = .distantPast }
-        for index in snapshot.sanHosts.indices { snapshot.sanHosts[index].latency = nil }
-        for index in snapshot.portalProbes.indices { snapshot.portalProbes[index].latency = nil }
+        snapshot.sanHosts = snapshot.sanHosts.map(\.withoutLatency)
+        snapshot.portalProbes = snapshot.portalProbes.map(\.withoutLatency)
         self.snapshot = snapshot
         self.firing = firing
+    }
+}
+
+extension SANHostState {
+    /// The state less its connect time, which no finding reads.
+    var withoutLatency: SANHostState {
+        var state = self
+        state.latency = nil
+        return state
+    }
+}
+
+extension PortalProbe {
+    /// The probe less its connect time, which no finding reads.
+    var withoutLatency: PortalProbe {
+        var probe = self
+        probe.latency = nil
+        return probe
     }
 }
