@@ -33,7 +33,9 @@ enum VolumeFormat: String, ExpressibleByArgument, CaseIterable {
 enum LiveVolumeHost {
     static func make(logger: Logger) -> VolumeHost {
         let files = LocalFileSystem()
-        let database = files.isDirectory("/var/lib/iscsi/nodes") && !files.isDirectory("/etc/iscsi/nodes") ? ISCSIDatabase.varLib : ISCSIDatabase.etc
+        // the same folder provisioning put the ifaces in (Debian 13: /var/lib/iscsi, with no
+        // nodes/ until the first record)
+        let database = Planner.iscsiDatabase(on: files)
         return VolumeHost(
             sysfs: SysfsReader(), files: files, runner: SubprocessRunner(), attributes: SysfsAttributeWriter(),
             events: NetlinkUdevSource(source: .udev, bufferLimit: 4096, logger: logger), iscsiDatabase: database, logger: logger)

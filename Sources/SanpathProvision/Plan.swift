@@ -163,9 +163,13 @@ public struct Planner: Sendable {
         self.redactor = redactor
     }
 
-    /// Where the host keeps open-iscsi's ifaces and node records: the directory that already
-    /// has them, else `/var/lib/iscsi` if it exists (RHEL), else `/etc/iscsi` (Debian).
-    public func iscsiDatabase() -> String {
+    /// Where this host keeps open-iscsi's ifaces and node records (`iscsiDatabase(on:)`).
+    public func iscsiDatabase() -> String { Self.iscsiDatabase(on: fileSystem) }
+
+    /// Where a host keeps open-iscsi's ifaces and node records: the directory that already has
+    /// them, else `/var/lib/iscsi` if it exists (RHEL, and Debian 13, whose package ships it
+    /// empty), else `/etc/iscsi` (Debian 12). Provisioning and the volume code both ask this.
+    public static func iscsiDatabase(on fileSystem: any HostFileSystem) -> String {
         for base in [ISCSIDatabase.etc, ISCSIDatabase.varLib] {
             if fileSystem.isDirectory("\(base)/ifaces") || fileSystem.isDirectory("\(base)/nodes") { return base }
         }
