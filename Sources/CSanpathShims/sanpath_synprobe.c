@@ -8,11 +8,19 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+
+struct sanpath_syn_prober {
+    struct sockaddr_in destination;
+    struct sockaddr_in source;  // address and reserved port
+    int reserve;                // the bound TCP socket that holds the source port
+    int raw;                    // sends the SYN, receives the answer (filtered)
+};
 
 static long long now_ms(void) {
     struct timespec t;
@@ -37,37 +45,42 @@ static uint16_t tcp_checksum(uint32_t source, uint32_t destination, const uint8_
     return htons((uint16_t)~sum);
 }
 
-#define FAIL(name) do { *step = (name); *error_number = errno; result = SANPATH_SYN_ERROR; goto done; } while (0)
+#define FAIL(name) do { *step = (name); *error_number = errno; goto failed; } while (0)
 
-int sanpath_syn_probe(const struct sockaddr_in *destination, const char *device, int timeout_ms,
-                      const char **step, int *error_number) {
-    int result = SANPATH_SYN_TIMEOUT, route = -1, reserve = -1, raw = -1;
+sanpath_syn_prober *sanpath_syn_open(const struct sockaddr_in *destination, const char *device,
+                                     const char **step, int *error_number) {
     *step = "";
     *error_number = 0;
-    long long deadline = now_ms() + timeout_ms;
+    int route = -1;
+    sanpath_syn_prober *prober = calloc(1, sizeof *prober);
+    if (prober == NULL) { *step = "memory"; *error_number = ENOMEM; return NULL; }
+    prober->destination = *destination;
+    prober->reserve = -1;
+    prober->raw = -1;
 
     // the source address the kernel routes this destination from (through the NIC)
-    struct sockaddr_in source;
-    socklen_t length = sizeof source;
+    socklen_t length = sizeof prober->source;
     route = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     if (route < 0) FAIL("socket");
     if (bind_device(route, device) != 0) FAIL("bind to NIC");
     if (connect(route, (const struct sockaddr *)destination, sizeof *destination) != 0) FAIL("route");
-    if (getsockname(route, (struct sockaddr *)&source, &length) != 0) FAIL("route");
+    if (getsockname(route, (struct sockaddr *)&prober->source, &length) != 0) FAIL("route");
+    close(route);
+    route = -1;
 
     // a source port of our own: bound, never listening or connecting, so the kernel answers
     // the peer's SYN-ACK with a RST and no real connection can share the four-tuple
-    reserve = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (reserve < 0) FAIL("socket");
-    if (bind_device(reserve, device) != 0) FAIL("bind to NIC");
-    source.sin_port = 0;
-    if (bind(reserve, (struct sockaddr *)&source, sizeof source) != 0) FAIL("bind");
-    length = sizeof source;
-    if (getsockname(reserve, (struct sockaddr *)&source, &length) != 0) FAIL("bind");
+    prober->reserve = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (prober->reserve < 0) FAIL("socket");
+    if (bind_device(prober->reserve, device) != 0) FAIL("bind to NIC");
+    prober->source.sin_port = 0;
+    if (bind(prober->reserve, (struct sockaddr *)&prober->source, sizeof prober->source) != 0) FAIL("bind");
+    length = sizeof prober->source;
+    if (getsockname(prober->reserve, (struct sockaddr *)&prober->source, &length) != 0) FAIL("bind");
 
-    raw = socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, IPPROTO_TCP);
-    if (raw < 0) FAIL("raw socket");
-    if (bind_device(raw, device) != 0) FAIL("bind to NIC");
+    prober->raw = socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, IPPROTO_TCP);
+    if (prober->raw < 0) FAIL("raw socket");
+    if (bind_device(prober->raw, device) != 0) FAIL("bind to NIC");
     // the kernel hands this socket only the peer's segments to our port: IP source, then the
     // TCP ports behind an IP header of any length
     struct sock_filter code[] = {
@@ -77,56 +90,84 @@ int sanpath_syn_probe(const struct sockaddr_in *destination, const char *device,
         BPF_STMT(BPF_LD | BPF_H | BPF_IND, 0),
         BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, ntohs(destination->sin_port), 0, 3),
         BPF_STMT(BPF_LD | BPF_H | BPF_IND, 2),
-        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, ntohs(source.sin_port), 0, 1),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, ntohs(prober->source.sin_port), 0, 1),
         BPF_STMT(BPF_RET | BPF_K, 0xffff),
         BPF_STMT(BPF_RET | BPF_K, 0),
     };
     struct sock_fprog program = { .len = sizeof code / sizeof code[0], .filter = code };
-    if (setsockopt(raw, SOL_SOCKET, SO_ATTACH_FILTER, &program, sizeof program) != 0) FAIL("filter");
+    if (setsockopt(prober->raw, SOL_SOCKET, SO_ATTACH_FILTER, &program, sizeof program) != 0) FAIL("filter");
+    return prober;
+
+failed:
+    if (route >= 0) close(route);
+    sanpath_syn_close(prober);
+    return NULL;
+}
+
+void sanpath_syn_close(sanpath_syn_prober *prober) {
+    if (prober == NULL) return;
+    if (prober->raw >= 0) close(prober->raw);
+    if (prober->reserve >= 0) close(prober->reserve);
+    free(prober);
+}
+
+#undef FAIL
+#define FAIL(name) do { *step = (name); *error_number = errno; return SANPATH_SYN_ERROR; } while (0)
+
+int sanpath_syn_probe_once(sanpath_syn_prober *prober, int timeout_ms, const char **step, int *error_number) {
+    *step = "";
+    *error_number = 0;
+    long long deadline = now_ms() + timeout_ms;
+    uint8_t packet[1500];
+    // a late answer to an earlier probe (or what came before the filter) is not this one's
+    while (recv(prober->raw, packet, sizeof packet, 0) >= 0) {}
 
     uint32_t sequence;
     if (getrandom(&sequence, sizeof sequence, 0) != sizeof sequence) sequence = (uint32_t)now_ms() * 2654435761u;
     uint8_t segment[20];
     memset(segment, 0, sizeof segment);
     struct tcphdr *syn = (struct tcphdr *)segment;
-    syn->source = source.sin_port;
-    syn->dest = destination->sin_port;
+    syn->source = prober->source.sin_port;
+    syn->dest = prober->destination.sin_port;
     syn->seq = htonl(sequence);
     syn->doff = 5;
     syn->syn = 1;
     syn->window = htons(64240);
-    syn->check = tcp_checksum(source.sin_addr.s_addr, destination->sin_addr.s_addr, segment, sizeof segment);
-    struct sockaddr_in to = *destination;
+    syn->check = tcp_checksum(prober->source.sin_addr.s_addr, prober->destination.sin_addr.s_addr, segment, sizeof segment);
+    struct sockaddr_in to = prober->destination;
     to.sin_port = 0;  // raw IPv4 sockets take the protocol from the socket, not a port
-    if (sendto(raw, segment, sizeof segment, 0, (struct sockaddr *)&to, sizeof to) != (ssize_t)sizeof segment) FAIL("send");
+    if (sendto(prober->raw, segment, sizeof segment, 0, (struct sockaddr *)&to, sizeof to) != (ssize_t)sizeof segment) FAIL("send");
 
-    uint8_t packet[1500];
     for (;;) {
         long long left = deadline - now_ms();
-        if (left <= 0) break;
-        struct pollfd ready = { .fd = raw, .events = POLLIN };
+        if (left <= 0) return SANPATH_SYN_TIMEOUT;
+        struct pollfd ready = { .fd = prober->raw, .events = POLLIN };
         int polled = poll(&ready, 1, (int)left);
         if (polled < 0 && errno == EINTR) continue;
         if (polled < 0) FAIL("poll");
-        if (polled == 0) break;
-        ssize_t got = recv(raw, packet, sizeof packet, 0);
+        if (polled == 0) return SANPATH_SYN_TIMEOUT;
+        ssize_t got = recv(prober->raw, packet, sizeof packet, 0);
         if (got < 0 && (errno == EAGAIN || errno == EINTR)) continue;
         if (got < 0) FAIL("receive");
-        // segments queued before the filter was attached are checked here as well
         if (got < (ssize_t)sizeof(struct iphdr)) continue;
         const struct iphdr *ip = (const struct iphdr *)packet;
         size_t header = (size_t)ip->ihl * 4;
-        if (ip->protocol != IPPROTO_TCP || ip->saddr != destination->sin_addr.s_addr || (size_t)got < header + 20) continue;
+        if (ip->protocol != IPPROTO_TCP || ip->saddr != prober->destination.sin_addr.s_addr || (size_t)got < header + 20) continue;
         const struct tcphdr *answer = (const struct tcphdr *)(packet + header);
-        if (answer->source != destination->sin_port || answer->dest != source.sin_port) continue;
-        if (!answer->ack || ntohl(answer->ack_seq) != sequence + 1) continue;
-        if (answer->rst) { result = SANPATH_SYN_REFUSED; break; }
-        if (answer->syn) { result = SANPATH_SYN_OPEN; break; }
+        if (answer->source != prober->destination.sin_port || answer->dest != prober->source.sin_port) continue;
+        // the answer to this SYN acknowledges its sequence number; a target still holding a
+        // half-open connection of an earlier probe on the same port (our RST got lost) answers
+        // with that one's: it is alive and listening all the same
+        if (answer->rst) return SANPATH_SYN_REFUSED;
+        if (answer->ack) return SANPATH_SYN_OPEN;
     }
+}
 
-done:
-    if (raw >= 0) close(raw);
-    if (reserve >= 0) close(reserve);
-    if (route >= 0) close(route);
+int sanpath_syn_probe(const struct sockaddr_in *destination, const char *device, int timeout_ms,
+                      const char **step, int *error_number) {
+    sanpath_syn_prober *prober = sanpath_syn_open(destination, device, step, error_number);
+    if (prober == NULL) return SANPATH_SYN_ERROR;
+    int result = sanpath_syn_probe_once(prober, timeout_ms, step, error_number);
+    sanpath_syn_close(prober);
     return result;
 }

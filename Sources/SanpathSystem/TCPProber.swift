@@ -1,6 +1,7 @@
 import CSanpathShims
 import Dispatch
 import Logging
+import Synchronization
 #if os(Linux)
 import Glibc
 #endif
@@ -26,6 +27,8 @@ public struct TCPProber: ConnectProber {
     /// completed (see `sanpath_synprobe.h`: a portal's iSCSI target logs every connect that does
     /// not log in). Without CAP_NET_RAW, or for IPv6, the probe connects.
     public var halfOpen: Bool
+    /// The half-open probers kept open between probes, by portal and NIC.
+    let openProbers = SynProbers()
 
     /// Creates a prober.
     public init(logger: Logger, halfOpen: Bool = false) {
@@ -50,6 +53,13 @@ public struct TCPProber: ConnectProber {
     public func probe(host: String, port: Int, timeout: Double, device: String?) async -> Result<Double, Failure> {
         await withCheckedContinuation { continuation in
             DispatchQueue.global().async {
+                if halfOpen, let address = SynProbers.ipv4(literal: host, port: port) {
+                    // a portal is an address: no resolver, and the prober's sockets stay open
+                    let start = MonotonicClock.now()
+                    let result = openProbers.probe(address, device: device, timeout: timeout)
+                    continuation.resume(returning: result.map { MonotonicClock.now() - start })
+                    return
+                }
                 continuation.resume(returning: Self.probeBlocking(host: host, port: port, timeout: timeout, device: device, halfOpen: halfOpen))
             }
         }
@@ -94,25 +104,18 @@ public struct TCPProber: ConnectProber {
         guard let pointer = address.ai_addr, address.ai_addrlen >= socklen_t(MemoryLayout<sockaddr_in>.size) else {
             return attempt(address, device: device, deadline: deadline, timeout: timeout)
         }
-        var destination = UnsafeRawPointer(pointer).loadUnaligned(as: sockaddr_in.self)
-        let milliseconds = Int32(max(0, ((deadline - MonotonicClock.now()) * 1000).rounded(.up)))
+        let destination = UnsafeRawPointer(pointer).loadUnaligned(as: sockaddr_in.self)
         var step: UnsafePointer<CChar>?
         var code: Int32 = 0
-        switch sanpath_syn_probe(&destination, device, milliseconds, &step, &code) {
-        case SANPATH_SYN_OPEN:
-            return .success(())
-        case SANPATH_SYN_REFUSED:
-            return .failure(Failure(step: "SYN", reason: "refused (RST: nothing listens on the port)"))
-        case SANPATH_SYN_TIMEOUT:
-            return .failure(Failure(step: "SYN", reason: "no answer within \(timeout) s"))
-        default:
-            let failed = step.map { String(cString: $0) } ?? "SYN"
-            if failed == "raw socket", code == EPERM || code == EACCES {
-                return attempt(address, device: device, deadline: deadline, timeout: timeout)
+        guard let prober = sanpath_syn_open([destination], device, &step, &code) else {
+            return SynProbers.failure(step: step, code: code, device: device, timeout: timeout) {
+                attempt(address, device: device, deadline: deadline, timeout: timeout)
             }
-            let reason = String(cString: strerror(code)) + (code == EPERM && failed == "bind to NIC" ? " (SO_BINDTODEVICE needs CAP_NET_RAW)" : "")
-            return .failure(Failure(step: failed == "bind to NIC" ? "bind to NIC \(device ?? "")" : failed, reason: reason))
         }
+        defer { sanpath_syn_close(prober) }
+        let milliseconds = Int32(max(0, ((deadline - MonotonicClock.now()) * 1000).rounded(.up)))
+        let result = sanpath_syn_probe_once(prober, milliseconds, &step, &code)
+        return result == SANPATH_SYN_OPEN ? .success(()) : SynProbers.failure(result: result, step: step, code: code, device: device, timeout: timeout)
     }
 
     private static func attempt(_ address: addrinfo, device: String?, deadline: Double, timeout: Double) -> Result<Void, Failure> {
@@ -152,5 +155,85 @@ public struct TCPProber: ConnectProber {
             guard getsockopt(fd, SOL_SOCKET, SO_ERROR, &code, &length) == 0 else { return failure("getsockopt", errno) }
             return code == 0 ? .success(()) : failure("connect", code)
         }
+    }
+}
+
+/// Half-open probers kept open between rounds, one per portal address, port and NIC: a probe is
+/// then a send, a poll and a receive instead of three sockets, a route lookup and a filter each
+/// time (on an emulated host most of a probe's cost). A prober whose probe failed is closed, so
+/// the probe that confirms a failure starts afresh (a NIC's address may have changed).
+final class SynProbers: Sendable {
+    private struct Key: Hashable {
+        var address: UInt32
+        var port: UInt16
+        var device: String?
+    }
+
+    /// An open prober; only the task holding it (taken out of the table) uses it.
+    private struct Open: @unchecked Sendable {
+        var prober: OpaquePointer
+    }
+
+    private let table = Mutex<[Key: Open]>([:])
+
+    deinit {
+        table.withLock { open in open.values.forEach { sanpath_syn_close($0.prober) } }
+    }
+
+    /// `host` as an IPv4 address with `port`, when it is an IPv4 literal.
+    static func ipv4(literal host: String, port: Int) -> sockaddr_in? {
+        var address = sockaddr_in()
+        guard (0...65_535).contains(port), inet_pton(AF_INET, host, &address.sin_addr) == 1 else { return nil }
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        return address
+    }
+
+    /// Probes through the prober kept for this portal and NIC, opening one when there is none.
+    func probe(_ destination: sockaddr_in, device: String?, timeout: Double) -> Result<Void, TCPProber.Failure> {
+        let key = Key(address: destination.sin_addr.s_addr, port: destination.sin_port, device: device)
+        var step: UnsafePointer<CChar>?
+        var code: Int32 = 0
+        let kept = table.withLock { $0.removeValue(forKey: key) }
+        guard let prober = kept?.prober ?? sanpath_syn_open([destination], device, &step, &code) else {
+            return Self.failure(step: step, code: code, device: device, timeout: timeout) {
+                TCPProber.probeBlocking(
+                    host: String(cString: inet_ntoa(destination.sin_addr)), port: Int(UInt16(bigEndian: destination.sin_port)),
+                    timeout: timeout, device: device
+                ).map { _ in () }
+            }
+        }
+        let result = sanpath_syn_probe_once(prober, Int32((timeout * 1000).rounded(.up)), &step, &code)
+        guard result == SANPATH_SYN_OPEN else {
+            sanpath_syn_close(prober)
+            return Self.failure(result: result, step: step, code: code, device: device, timeout: timeout)
+        }
+        let displaced = table.withLock { $0.updateValue(Open(prober: prober), forKey: key) }
+        if let displaced { sanpath_syn_close(displaced.prober) }
+        return .success(())
+    }
+
+    /// Why a probe failed, in the words of the connect probe where they mean the same.
+    static func failure(
+        result: Int32, step: UnsafePointer<CChar>?, code: Int32, device: String?, timeout: Double
+    ) -> Result<Void, TCPProber.Failure> {
+        switch result {
+        case SANPATH_SYN_REFUSED:
+            return .failure(TCPProber.Failure(step: "SYN", reason: "refused (RST: nothing listens on the port)"))
+        case SANPATH_SYN_TIMEOUT:
+            return .failure(TCPProber.Failure(step: "SYN", reason: "no answer within \(timeout) s"))
+        default:
+            return failure(step: step, code: code, device: device, timeout: timeout) { .failure(TCPProber.Failure(step: "SYN", reason: "failed")) }
+        }
+    }
+
+    /// A system call failed; without the right to a raw socket the probe connects instead.
+    static func failure(
+        step: UnsafePointer<CChar>?, code: Int32, device: String?, timeout: Double, connect: () -> Result<Void, TCPProber.Failure>
+    ) -> Result<Void, TCPProber.Failure> {
+        let failed = step.map { String(cString: $0) } ?? "SYN"
+        if failed == "raw socket", code == EPERM || code == EACCES { return connect() }
+        let reason = String(cString: strerror(code)) + (code == EPERM && failed == "bind to NIC" ? " (SO_BINDTODEVICE needs CAP_NET_RAW)" : "")
+        return .failure(TCPProber.Failure(step: failed == "bind to NIC" ? "bind to NIC \(device ?? "")" : failed, reason: reason))
     }
 }

@@ -34,11 +34,14 @@ struct HalfOpenProbeTests {
         return count
     }
 
-    @Test("a listener answers the SYN, and the target never sees a connection (a connect probe makes one)")
-    func open() async throws {
+    @Test(
+        "a listener answers the SYN, and the target never sees a connection (a connect probe makes one)",
+        arguments: ["127.0.0.1", "localhost"])
+    func open(host: String) async throws {
         let listener = try Listener(family: AF_INET)
+        // an address keeps its prober open between probes; a name is resolved and probed afresh
         for _ in 0..<3 {
-            let seconds = await prober.connect(host: "127.0.0.1", port: listener.port, timeout: 2, device: "lo")
+            let seconds = await prober.connect(host: host, port: listener.port, timeout: 2, device: "lo")
             #expect(seconds != nil)
         }
         // what the target's iSCSI layer would have accepted: nothing (LIO logs "iSCSI Login
@@ -53,6 +56,16 @@ struct HalfOpenProbeTests {
     func refused() async throws {
         let port = try Listener.freedPort()
         let result = await prober.probe(host: "127.0.0.1", port: port, timeout: 5, device: nil)
+        #expect(result == .failure(TCPProber.Failure(step: "SYN", reason: "refused (RST: nothing listens on the port)")))
+    }
+
+    @Test("a kept prober whose portal stops listening says so at the next probe")
+    func listenerGone() async throws {
+        var listener: Listener? = try Listener(family: AF_INET)
+        let port = listener!.port
+        #expect(await prober.connect(host: "127.0.0.1", port: port, timeout: 2, device: nil) != nil)
+        listener = nil
+        let result = await prober.probe(host: "127.0.0.1", port: port, timeout: 2, device: nil)
         #expect(result == .failure(TCPProber.Failure(step: "SYN", reason: "refused (RST: nothing listens on the port)")))
     }
 

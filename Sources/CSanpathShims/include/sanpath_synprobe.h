@@ -18,8 +18,20 @@
 #define SANPATH_SYN_ERROR 4     // a system call failed: *step names it, *error_number is its errno
 
 // Sends one SYN to `destination` (address and port), through `device` when not NULL
-// (SO_BINDTODEVICE), and waits up to `timeout_ms` for the answer.
+// (SO_BINDTODEVICE), and waits up to `timeout_ms` for the answer: open, probe once, close.
 int sanpath_syn_probe(const struct sockaddr_in *destination, const char *device, int timeout_ms,
                       const char **step, int *error_number);
+
+// A prober kept open between probes of one portal through one NIC: its source address and port,
+// and its raw socket with the filter. Each probe is then a send, a poll and a receive.
+typedef struct sanpath_syn_prober sanpath_syn_prober;
+
+// Opens a prober; NULL with *step and *error_number set when a system call failed.
+sanpath_syn_prober *sanpath_syn_open(const struct sockaddr_in *destination, const char *device,
+                                     const char **step, int *error_number);
+// One probe (a fresh sequence number); the SANPATH_SYN_* results above.
+int sanpath_syn_probe_once(sanpath_syn_prober *prober, int timeout_ms, const char **step, int *error_number);
+// Closes its sockets and frees it.
+void sanpath_syn_close(sanpath_syn_prober *prober);
 
 #endif
