@@ -36,14 +36,7 @@ struct TCPProberTests {
 
     @Test("a listener whose accept queue is full drops the SYN: the probe times out")
     func timeout() async throws {
-        let listener = try Listener(family: AF_INET, backlog: 0)
-        // Fill the accept queue (backlog 0 holds one connection) so the next SYN is dropped.
-        var fillers: [Int32] = []
-        defer { fillers.forEach { close($0) } }
-        for _ in 0..<4 { fillers.append(try Listener.connectBlocking(port: listener.port)) }
-        let start = ContinuousClock.now
-        let result = await prober.probe(host: "127.0.0.1", port: listener.port, timeout: 0.5, device: nil)
-        let elapsed = ContinuousClock.now - start
+        let (result, elapsed) = try await Listener.probeWithFullQueue(prober, timeout: 0.5)
         #expect(result == .failure(TCPProber.Failure(step: "connect", reason: "timed out after 0.5 s")))
         // it waited for its timeout (a hang is caught by the suite's time limit: other tests that
         // block the cooperative pool make any wall-clock upper bound flaky)
@@ -113,6 +106,18 @@ final class Listener {
     /// A port that was just free: bound, then closed.
     static func freedPort() throws -> Int {
         try Listener(family: AF_INET).port
+    }
+
+    /// Probes a listener whose accept queue is full (backlog 0 holds one connection), so the
+    /// kernel drops the probe's SYN; what the probe said and how long it took.
+    static func probeWithFullQueue(_ prober: TCPProber, timeout: Double) async throws -> (Result<Double, TCPProber.Failure>, Duration) {
+        let listener = try Listener(family: AF_INET, backlog: 0)
+        var fillers: [Int32] = []
+        defer { fillers.forEach { close($0) } }
+        for _ in 0..<4 { fillers.append(try connectBlocking(port: listener.port)) }
+        let start = ContinuousClock.now
+        let result = await prober.probe(host: "127.0.0.1", port: listener.port, timeout: timeout, device: nil)
+        return (result, ContinuousClock.now - start)
     }
 
     /// Whether ::1 can be bound here.
