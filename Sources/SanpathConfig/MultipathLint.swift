@@ -129,11 +129,9 @@ public enum MultipathLint {
             // blacklist keywords are lists: each devnode/wwid/property line adds one entry
             if let earlier, scope != "blacklist", scope != "blacklist_exceptions" {
                 out.append(
-                    MultipathFinding(
-                        diagnostic: Diagnostic(
-                            .note, at: conf.location(line: setting.line, column: setting.keyColumn),
-                            "'\(key)' is set twice in \(label) (line \(earlier + 1) and here); the last one wins"),
-                        edits: [], changes: []))
+                    report(
+                        .note, at: conf.location(line: setting.line, column: setting.keyColumn),
+                        "'\(key)' is set twice in \(label) (line \(earlier + 1) and here); the last one wins"))
             }
             if key == "features", let finding = migrateFeatures(conf, setting, section: label, hasNoPathRetry: keysHere.contains("no_path_retry")) {
                 out.append(finding)
@@ -143,21 +141,17 @@ public enum MultipathLint {
             // device section has it commented out by the merge ([device_unset])
             if key == "rr_min_io_rq" || key == "rr_min_io", let count = Int(setting.value), count > 1 {
                 out.append(
-                    MultipathFinding(
-                        diagnostic: Diagnostic(
-                            .warning, at: conf.location(line: setting.line, column: setting.valueColumn),
-                            "\(key) \(count) does nothing: the kernel's path selectors reset a repeat count above 1 to 1 and warn \"repeat_count > 1 is deprecated, using 1 instead\" (dm-round-robin.c, dm-service-time.c, dm-queue-length.c)",
-                            text: "\(key) \(setting.value)"),
-                        edits: [], changes: []))
+                    report(
+                        .warning, at: conf.location(line: setting.line, column: setting.valueColumn),
+                        "\(key) \(count) does nothing: the kernel's path selectors reset a repeat count above 1 to 1 and warn \"repeat_count > 1 is deprecated, using 1 instead\" (dm-round-robin.c, dm-service-time.c, dm-queue-length.c)",
+                        text: "\(key) \(setting.value)"))
             }
             if key == "devnode", scope == "blacklist", let name = kernelDiskNameMatched(by: setting.value) {
                 out.append(
-                    MultipathFinding(
-                        diagnostic: Diagnostic(
-                            .warning, at: conf.location(line: setting.line, column: setting.valueColumn),
-                            "blacklist devnode \"\(setting.value)\" names SCSI disks by kernel name (it matches \(name)), and kernel names are not stable: an iSCSI path that comes up as \(name) drops out of its map without a word. Blacklist the local disk by its WWID instead (wwid \"<WWID>\"; /lib/udev/scsi_id -g -u -d /dev/\(name) prints it) or by protocol (protocol \"scsi:ata\" for a SATA disk)",
-                            text: "devnode \"\(setting.value)\""),
-                        edits: [], changes: []))
+                    report(
+                        .warning, at: conf.location(line: setting.line, column: setting.valueColumn),
+                        "blacklist devnode \"\(setting.value)\" names SCSI disks by kernel name (it matches \(name)), and kernel names are not stable: an iSCSI path that comes up as \(name) drops out of its map without a word. Blacklist the local disk by its WWID instead (wwid \"<WWID>\"; /lib/udev/scsi_id -g -u -d /dev/\(name) prints it) or by protocol (protocol \"scsi:ata\" for a SATA disk)",
+                        text: "devnode \"\(setting.value)\""))
             }
             if (key == "path_checker" || key == "checker"), setting.value == "readsector0" {
                 out.append(
@@ -182,12 +176,10 @@ public enum MultipathLint {
                 }
                 if tooComplex(pattern) {
                     out.append(
-                        MultipathFinding(
-                            diagnostic: Diagnostic(
-                                .warning, at: conf.location(line: setting.line, column: setting.valueColumn),
-                                "this pattern has stacked or many repetition operators, large counts or over 1024 characters: sanpath does not compile it (glibc's regcomp can take gigabytes on such patterns, and multipath-tools compiles it too)",
-                                text: "\(key) \"\(setting.value.prefix(60))\""),
-                            edits: [], changes: []))
+                        report(
+                            .warning, at: conf.location(line: setting.line, column: setting.valueColumn),
+                            "this pattern has stacked or many repetition operators, large counts or over 1024 characters: sanpath does not compile it (glibc's regcomp can take gigabytes on such patterns, and multipath-tools compiles it too)",
+                            text: "\(key) \"\(setting.value.prefix(60))\""))
                 } else if let problem = regexProblem(pattern) {
                     if pattern.hasPrefix("*"), regexProblem("." + pattern) == nil {
                         let fixed = (setting.value.hasPrefix("!") ? "!" : "") + "." + pattern
@@ -206,11 +198,9 @@ public enum MultipathLint {
         }
         if section.name == "device", scope == "device", !(keysHere.contains("vendor") && keysHere.contains("product")) {
             out.append(
-                MultipathFinding(
-                    diagnostic: Diagnostic(
-                        .warning, at: conf.location(line: section.headerLine, column: section.column),
-                        "device section without vendor or product: multipath-tools ignores the whole section"),
-                    edits: [], changes: []))
+                report(
+                    .warning, at: conf.location(line: section.headerLine, column: section.column),
+                    "device section without vendor or product: multipath-tools ignores the whole section"))
         }
         return out
     }
@@ -278,6 +268,13 @@ public enum MultipathLint {
     }
 
     // MARK: fixes
+
+    /// A finding that only reports: nothing to edit, nothing changed.
+    static func report(
+        _ severity: Diagnostic.Severity, at location: SourceLocation, _ message: String, text: String? = nil
+    ) -> MultipathFinding {
+        MultipathFinding(diagnostic: Diagnostic(severity, at: location, message, text: text), edits: [], changes: [])
+    }
 
     static func commentOut(_ conf: MultipathConf, _ setting: MultipathSetting, section: String?, reason: String) -> MultipathFinding {
         let line = conf.lines.lines[setting.line].text
