@@ -15,6 +15,9 @@ public struct MultipathConf: Sendable {
     public private(set) var root: [MultipathEntry] = []
     /// Structural problems (errors) found while parsing; an empty list means the tree is sound.
     public private(set) var syntaxDiagnostics: [Diagnostic] = []
+    /// Indices into `root` of the entries `applying` parsed anew since the tree was parsed from a
+    /// whole file (empty for that); every other entry is that file's, byte for byte, moved.
+    public private(set) var editedEntries: [Int] = []
 
     /// Parses a file's text.
     public init(text: String, source: String) {
@@ -26,14 +29,70 @@ public struct MultipathConf: Sendable {
         self.lines = lines
         self.source = source
         var builder = TreeBuilder(source: source)
-        var parsed = MultipathLine()
-        for (index, line) in lines.lines.enumerated() {
-            parsed.read(line.text)
-            builder.feed(parsed, index: index)
-        }
+        builder.feed(lines, 0..<lines.lines.count)
         let (root, diagnostics) = builder.finish()
         self.root = root
         self.syntaxDiagnostics = diagnostics
+    }
+
+    /// The file with `edits` applied, and where each of its lines came from: the same tree a
+    /// parse of the whole edited file gives, but only the top-level sections (and stray settings)
+    /// the edits touch are parsed again; the others are carried over with their lines moved. A
+    /// 10,000-map file edited in `defaults` and `devices` is not parsed again for its `multipaths`.
+    ///
+    /// Consuming: a caller that hands over its only copy lets the carried entries be moved in
+    /// place instead of copied.
+    public consuming func applying(_ edits: [LineEdit]) -> (conf: MultipathConf, origin: LineOrigin) {
+        let (newLines, origin) = LineEditor.apply(edits, to: lines)
+        if newLines == lines { return (self, origin) }
+        func parsedWhole() -> MultipathConf {
+            var whole = MultipathConf(lines: newLines, source: source)
+            whole.editedEntries = Array(whole.root.indices)
+            return whole
+        }
+        // a broken tree's entries may end anywhere: only a sound one is cut into entries
+        guard syntaxDiagnostics.isEmpty else { return (parsedWhole(), origin) }
+        var touched = [Bool](repeating: false, count: root.count)
+        for edit in edits {
+            // a line replaced inside an entry, or lines inserted after its first line
+            let line = edit.anchor
+            var (index, end) = (0, root.count)  // the first entry that ends at or after `line`
+            while index < end {
+                let middle = (index + end) / 2
+                if root[middle].lastLine < line { index = middle + 1 } else { end = middle }
+            }
+            guard index < root.count else { continue }
+            switch edit {
+            case .replace: if root[index].firstLine <= line { touched[index] = true }
+            case .insert: if root[index].firstLine < line { touched[index] = true }
+            }
+        }
+        let wasEdited = Set(editedEntries)
+        var builder = TreeBuilder(source: source)
+        var next = 0  // first line of the new file not yet in the tree
+        var oldRoot: [MultipathEntry] = []
+        swap(&oldRoot, &root)
+        for index in oldRoot.indices where !touched[index] {
+            // taken out of the old tree, so that moving it need not copy it
+            var entry = MultipathEntry.placeholder
+            swap(&entry, &oldRoot[index])
+            let first = entry.firstLine
+            let moved = origin.newIndex(ofKept: first)
+            builder.feed(newLines, next..<moved)
+            // the lines before it must leave the parser where the old file's did: at the top level, clean
+            guard builder.isAtTopLevel else { return (parsedWhole(), origin) }
+            next = moved + entry.lastLine - first + 1
+            entry.move(by: moved - first)
+            builder.carry(entry, edited: wasEdited.contains(index))
+        }
+        builder.feed(newLines, next..<newLines.lines.count)
+        guard builder.isAtTopLevel else { return (parsedWhole(), origin) }
+        let (newRoot, diagnostics) = builder.finish()
+        guard diagnostics.isEmpty else { return (parsedWhole(), origin) }
+        lines = newLines
+        root = newRoot
+        editedEntries = builder.editedEntries
+        return (self, origin)
     }
 
     /// The exact text.
@@ -79,6 +138,44 @@ public enum MultipathEntry: Sendable, Hashable {
     case setting(MultipathSetting)
     /// `name {` … `}`.
     case section(MultipathSection)
+}
+
+extension MultipathEntry {
+    /// 0-based index of its first line (the setting's, or the section's header).
+    var firstLine: Int {
+        switch self {
+        case .setting(let s): s.line
+        case .section(let s): s.headerLine
+        }
+    }
+
+    /// 0-based index of its last line (the section's `}`; its header when it has none).
+    var lastLine: Int {
+        switch self {
+        case .setting(let s): s.line
+        case .section(let s): s.closeLine ?? s.headerLine
+        }
+    }
+
+    /// Stands in for an entry taken out of its array.
+    static let placeholder = MultipathEntry.setting(
+        MultipathSetting(key: "", value: "", quoted: false, line: 0, keyColumn: 0, valueColumn: 0, valueRange: 0..<0))
+
+    /// Moves the entry `offset` lines further down the file, in place where its storage is not shared.
+    mutating func move(by offset: Int) {
+        guard offset != 0 else { return }
+        switch self {
+        case .setting(var s):
+            s.line += offset
+            self = .setting(s)
+        case .section(var s):
+            self = Self.placeholder  // the section's only holder is now `s`: its entries change in place
+            s.headerLine += offset
+            s.closeLine = s.closeLine.map { $0 + offset }
+            for i in s.entries.indices { s.entries[i].move(by: offset) }
+            self = .section(s)
+        }
+    }
 }
 
 /// A `name {` … `}` block.
@@ -244,8 +341,29 @@ private struct TreeBuilder {
     var diagnostics: [Diagnostic] = []
     /// A section keyword seen without `{`: the next line may hold a lone `{` (an error either way).
     var pendingHeader: (name: String, line: Int, column: Int)?
+    /// Indices into `root` of the entries parsed here, and of carried ones marked edited.
+    var editedEntries: [Int] = []
+    /// The token buffer every line is read into in turn.
+    var line = MultipathLine()
 
     init(source: String) { self.source = source }
+
+    /// At the top level, no section header waiting for its `{`, nothing wrong so far.
+    var isAtTopLevel: Bool { stack.isEmpty && pendingHeader == nil && diagnostics.isEmpty }
+
+    /// Parses lines `range` of `lines`.
+    mutating func feed(_ lines: TextLines, _ range: Range<Int>) {
+        for index in range {
+            line.read(lines.lines[index].text)
+            feed(line, index: index)
+        }
+    }
+
+    /// Puts an entry parsed before, whose lines are unchanged, at the top level.
+    mutating func carry(_ entry: consuming MultipathEntry, edited: Bool) {
+        if edited { editedEntries.append(root.count) }
+        root.append(entry)
+    }
 
     func at(_ line: Int, _ column: Int) -> SourceLocation { SourceLocation(source: source, line: line + 1, column: column) }
 
@@ -256,6 +374,7 @@ private struct TreeBuilder {
     // consuming: the entry moves into its section instead of being copied and the original freed
     mutating func append(_ entry: consuming MultipathEntry) {
         if stack.isEmpty {
+            editedEntries.append(root.count)
             root.append(entry)
         } else {
             stack[stack.count - 1].section.entries.append(entry)

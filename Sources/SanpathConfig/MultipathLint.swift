@@ -64,13 +64,15 @@ public enum MultipathLint {
         return name
     }
 
-    /// Every finding for the file. The file must have no syntax errors.
+    /// Every finding for the file, or for the top-level entries `entries` (indices into
+    /// `conf.root`) of it. The file must have no syntax errors.
     public static func findings(
-        _ conf: MultipathConf, version: MultipathToolsVersion = .debian12
+        _ conf: MultipathConf, version: MultipathToolsVersion = .debian12, entries: [Int]? = nil
     ) -> [MultipathFinding] {
         var out: [MultipathFinding] = []
+        let root = entries.map { $0.map { conf.root[$0] } } ?? conf.root
         // stray settings at the top level
-        for case .setting(let setting) in conf.root {
+        for case .setting(let setting) in root {
             let reason = "'\(setting.key)' outside any section is ignored by multipath-tools (invalid keyword)"
             out.append(commentOut(conf, setting, section: nil, reason: reason))
         }
@@ -86,7 +88,7 @@ public enum MultipathLint {
                 walk(section.entries, parent: section.name)
             }
         }
-        walk(conf.root, parent: nil)
+        walk(root, parent: nil)
         return out.sorted { ($0.diagnostic.location.line ?? 0) < ($1.diagnostic.location.line ?? 0) }
     }
 

@@ -10,6 +10,10 @@ public struct MergeResult: Sendable {
     public var changes: [Change]
     /// Warnings and notes about the host's file that the merge did not (or cannot) fix.
     public var diagnostics: [Diagnostic]
+    /// The merged multipath.conf as the merge parsed it: the host's tree with the sections it
+    /// edited parsed again (`MultipathConf.editedEntries`). Nil when there was no host file to
+    /// merge into, and for other files.
+    public var multipathConf: MultipathConf? = nil
 }
 
 /// Merges a rendered multipath.conf into the host's, by DESIGN.md's merge policy:
@@ -21,33 +25,34 @@ public struct MergeResult: Sendable {
 ///    (later entries win in multipath-tools), or the whole section is added. Keys the admin added
 ///    stay; everything outside is untouched.
 public enum MultipathMerge {
-    /// Merges. `existing` must have no syntax errors; nil means the host has no file.
+    /// Merges. `existing` must have no syntax errors; nil means the host has no file. Consuming:
+    /// a caller that hands over its only copy lets the merge edit the tree in place.
     public static func merge(
-        existing: MultipathConf?, rendered: MultipathConf, identity: ProfileIdentity,
+        existing: consuming MultipathConf?, rendered: MultipathConf, identity: ProfileIdentity,
         version: MultipathToolsVersion
     ) -> MergeResult {
-        guard let existing else {
+        guard let existing = consume existing else {
             return MergeResult(
                 lines: rendered.lines, changes: creationChanges(rendered, identity: identity), diagnostics: [])
         }
-        // pass 1: fix what multipath-tools would ignore or warns about
+        // pass 1: fix what multipath-tools would ignore or warns about; only the sections
+        // the fixes touch are parsed again
         let findings = MultipathLint.findings(existing, version: version)
-        let (fixedLines, fixedOrigin) = LineEditor.apply(findings.flatMap(\.edits), to: existing.lines)
+        let (fixed, fixedOrigin) = (consume existing).applying(findings.flatMap(\.edits))
         var changes = findings.flatMap(\.changes)
         var diagnostics = findings.filter { $0.edits.isEmpty }.map(\.diagnostic)
-        // a file pass 1 leaves as it is need not be parsed again
-        let fixed = fixedLines == existing.lines ? existing : MultipathConf(lines: fixedLines, source: existing.source)
 
         // pass 2: the profile's settings
         var plan = ProfileEdits(conf: fixed, identity: identity)
         plan.applyDefaults(from: rendered)
         plan.applyDevice(from: rendered)
         diagnostics += plan.diagnostics
-        let (merged, mergedOrigin) = LineEditor.apply(plan.edits, to: fixed.lines)
-        _ = mergedOrigin
+        let (edits, planChanges) = (plan.edits, plan.changes)
+        _ = consume plan  // its copy of the tree, so that the one left is edited in place
+        let (merged, _) = (consume fixed).applying(edits)
 
         // express pass-2 line numbers in the host file's numbering
-        for change in plan.changes {
+        for change in planChanges {
             var mapped = change
             if let line = change.line {
                 mapped.line = fixedOrigin[line - 1].map { $0 + 1 }
@@ -55,7 +60,7 @@ public enum MultipathMerge {
             changes.append(combine(mapped, into: &changes))
         }
         changes.removeAll { $0.reason.isEmpty }
-        return MergeResult(lines: merged, changes: inFileOrder(changes), diagnostics: diagnostics)
+        return MergeResult(lines: merged.lines, changes: inFileOrder(changes), diagnostics: diagnostics, multipathConf: merged)
     }
 
     /// A profile change to a line that pass 1 created replaces that pass-1 change, keeping its

@@ -212,8 +212,8 @@ public struct Planner: Sendable {
                     continue
                 }
                 merged = MultipathMerge.merge(
-                    existing: existing, rendered: renderedConf, identity: identity, version: multipathVersion)
-                try selfCheck(merged.lines, real: real)
+                    existing: consume existing, rendered: renderedConf, identity: identity, version: multipathVersion)
+                try selfCheck(merged, real: real)
                 if site.vendor == .vnx {
                     let luns = FailoverModes.visibleLUNs(on: fileSystem, vendor: meta.inquiryVendor, skipProducts: ["LUNZ"])
                     merged.diagnostics += FailoverModes.diagnostics(luns, source: real)
@@ -283,10 +283,13 @@ public struct Planner: Sendable {
     }
 
     /// The merged file must be one multipath-tools accepts without a complaint sanpath could
-    /// have fixed; anything else is a sanpath bug and nothing is written.
-    func selfCheck(_ lines: TextLines, real: String) throws(SanpathError) {
-        let check = MultipathConf(lines: lines, source: real)
-        let left = check.syntaxDiagnostics + MultipathLint.findings(check, version: multipathVersion)
+    /// have fixed; anything else is a sanpath bug and nothing is written. Of a file merged into
+    /// the host's, only the sections the merge edited are linted again: the others are the
+    /// host's, in which the merge's lint pass found nothing to fix.
+    func selfCheck(_ merged: MergeResult, real: String) throws(SanpathError) {
+        let check = merged.multipathConf ?? MultipathConf(lines: merged.lines, source: real)
+        let entries = merged.multipathConf?.editedEntries
+        let left = check.syntaxDiagnostics + MultipathLint.findings(check, version: multipathVersion, entries: entries)
             .filter { !$0.edits.isEmpty }.map(\.diagnostic)
         guard left.isEmpty else {
             throw SanpathError(

@@ -87,6 +87,85 @@ import Testing
     }
 }
 
+/// `applying` parses again only the top-level entries line edits touch: the tree must be the
+/// one a parse of the whole edited file gives, edits that break the structure included.
+@Suite struct MultipathConfEditTests {
+    static let file = Gen<String?>.element(of: [
+        "defaults {\n\tpolling_interval 5\n}\n", "# note\n", "\n",
+        "devices {\n\tdevice {\n\t\tvendor \"EQLOGIC\"\n\t\tproduct \"100E-00\"\n\t}\n}\n",
+        "multipaths {\n\tmultipath {\n\t\twwid 36090a0\n\t\talias vol-1\n\t}\n\tmultipath {\n\t\twwid 36090a1\n\t}\n}\n",
+        "overrides {\r\n\tno_path_retry fail\r\n}\r\n", "blacklist {\n\twwid 3600508b1001c\n}\n",
+    ]).map { $0 ?? "" }.array(of: 0...6).map { $0.joined() }
+    static let text = Gen<String?>.element(of: [
+        "\tpolling_interval 10", "}", "defaults {", "", "# c", "\tno_path_retry \"a b\"", "overrides {", "multipath {",
+        "\tuser_friendly_names yes", "devices", "{",
+    ]).map { $0 ?? "" }
+    /// Edits as numbers, made into line indices of the file they are applied to.
+    static let edit = zip(Gen.bool, Gen<Int>.int(in: 0...1000), text.array(of: 0...2))
+
+    static func edits(_ seeds: [(Bool, Int, [String])], lineCount: Int) -> [LineEdit] {
+        var replaced: Set<Int> = []
+        return seeds.compactMap { replace, at, lines in
+            if replace {
+                guard lineCount > 0, replaced.insert(at % lineCount).inserted else { return nil }
+                return .replace(line: at % lineCount, with: lines)
+            }
+            return .insert(before: at % (lineCount + 1), lines: lines.isEmpty ? ["# added"] : lines)
+        }
+    }
+
+    @Test func editedTreeIsTheWholeFilesTree() async {
+        await propertyCheck(count: 400, input: zip(Self.file, Self.edit.array(of: 0...4), Self.edit.array(of: 0...3))) { input in
+            var conf = MultipathConf(text: input.0, source: "m")
+            for seeds in [input.1, input.2] {
+                let edits = Self.edits(seeds, lineCount: conf.lines.lines.count)
+                let (edited, origin) = conf.applying(edits)
+                let (lines, _) = LineEditor.apply(edits, to: conf.lines)
+                let whole = MultipathConf(lines: lines, source: "m")
+                #expect(edited.lines == whole.lines)
+                #expect(edited.root == whole.root, "\(edits) on \(conf.text.debugDescription)")
+                #expect(edited.syntaxDiagnostics == whole.syntaxDiagnostics)
+                // an entry not listed as edited is one of the first file's, moved
+                let firstTexts = Set(MultipathConf(text: input.0, source: "m").root.map { Self.text(of: $0, in: input.0) })
+                for index in whole.root.indices where !edited.editedEntries.contains(index) {
+                    #expect(firstTexts.contains(Self.text(of: whole.root[index], in: whole.text)))
+                }
+                for index in lines.lines.indices {
+                    if let old = origin[index], !edits.contains(.replace(line: old, with: [])),
+                        !edits.contains(where: { if case .replace(old, _) = $0 { true } else { false } })
+                    {
+                        #expect(conf.lines.lines[old].text == lines.lines[index].text)
+                    }
+                }
+                conf = edited
+            }
+        }
+    }
+
+    /// An entry's lines, for comparing entries of two files.
+    static func text(of entry: MultipathEntry, in text: String) -> String {
+        let lines = TextLines(splitting: text).lines
+        let (first, last): (Int, Int) =
+            switch entry {
+            case .setting(let s): (s.line, s.line)
+            case .section(let s): (s.headerLine, s.closeLine ?? s.headerLine)
+            }
+        return lines[first...last].map(\.text).joined(separator: "\n")
+    }
+
+    /// Where each line of an edited file came from.
+    @Test func originOfEachLine() {
+        let input = TextLines(splitting: "a\nb\nc\nd\n")
+        let (lines, origin) = LineEditor.apply(
+            [.insert(before: 0, lines: ["x"]), .replace(line: 1, with: ["b1", "b2"]), .replace(line: 2, with: []), .insert(before: 4, lines: ["y"])],
+            to: input)
+        #expect(lines.lines.map(\.text) == ["x", "a", "b1", "b2", "d", "y"])
+        #expect(lines.lines.indices.map { origin[$0] } == [nil, 0, 1, nil, 3, nil])
+        #expect(origin.newIndex(ofKept: 0) == 1)
+        #expect(origin.newIndex(ofKept: 3) == 4)
+    }
+}
+
 @Suite struct MultipathLintTests {
     func fixed(_ text: String, version: MultipathToolsVersion = .debian12) -> (String, [MultipathFinding]) {
         let conf = MultipathConf(text: text, source: "m")

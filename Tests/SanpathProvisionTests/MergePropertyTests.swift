@@ -79,6 +79,13 @@ enum MultipathShapes {
             let merged = MultipathConf(lines: once.lines, source: "m")
             #expect(merged.syntaxDiagnostics.isEmpty)
             #expect(MultipathLint.findings(merged).allSatisfy { $0.edits.isEmpty }, "merge left something multipath-tools ignores")
+            // the merge's own tree, parsed only where it edited, is the whole file's; and what the
+            // plan's self-check lints of it (the edited entries) finds what linting all finds
+            let tree = try #require(once.multipathConf)
+            #expect(tree.root == merged.root)
+            #expect(
+                MultipathLint.findings(tree, entries: tree.editedEntries).filter { !$0.edits.isEmpty }
+                    == MultipathLint.findings(merged).filter { !$0.edits.isEmpty })
             let twice = MultipathMerge.merge(existing: merged, rendered: profile, identity: identity, version: .debian12)
             #expect(twice.changes.isEmpty, "second merge still changes: \(twice.changes)")
             #expect(twice.lines == once.lines)
