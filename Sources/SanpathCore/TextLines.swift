@@ -32,48 +32,61 @@ public struct TextLines: Sendable, Hashable {
 
     /// Splits text at `\n`; a `\r` right before it belongs to the line ending.
     public init(splitting text: String) {
+        var text = text
+        self.init(text.withUTF8 { Self.lines(of: $0) { String(decoding: $0, as: UTF8.self) } } ?? [])
+    }
+
+    /// Decodes file bytes, refusing anything that is not UTF-8 (it could not be printed back
+    /// byte for byte).
+    public init(bytes: [UInt8], source: String) throws(SanpathError) {
+        // each line validated as it is made: a '\n' byte is never inside a UTF-8 sequence, so the
+        // lines are valid exactly when the file is, and the file is not copied whole twice first
+        if let lines = bytes.withUnsafeBufferPointer({ Self.lines(of: $0) { String(validating: $0, as: UTF8.self) } }) {
+            self.init(lines)
+            return
+        }
+        var offset = 0
+        var line = 1
+        // find the first byte where decoding fails, for the error location
+        var iterator = bytes.makeIterator()
+        var decoder = UTF8()
+        loop: while true {
+            switch decoder.decode(&iterator) {
+            case .scalarValue(let scalar):
+                offset += String(scalar).utf8.count
+                if scalar == "\n" { line += 1 }
+            case .emptyInput: break loop
+            case .error: break loop
+            }
+        }
+        throw SanpathError(
+            .invalidConfig, "not UTF-8 text (invalid byte at offset \(offset)); sanpath only edits text files",
+            at: SourceLocation(source: source, line: line))
+    }
+
+    /// The bytes split at `\n` (a `\r` right before it belongs to the line ending), each line's
+    /// text made by `text`; nil when `text` makes none for a line.
+    private static func lines(
+        of bytes: UnsafeBufferPointer<UInt8>, _ text: (UnsafeBufferPointer<UInt8>) -> String?
+    ) -> [TextLine]? {
         var lines: [TextLine] = []
-        let bytes = Array(text.utf8)
         var start = 0
         var index = 0
         while index < bytes.count {
             if bytes[index] == 0x0A {
                 let crlf = index > start && bytes[index - 1] == 0x0D
                 let end = crlf ? index - 1 : index
-                lines.append(TextLine(String(decoding: bytes[start..<end], as: UTF8.self), ending: crlf ? .crlf : .lf))
+                guard let line = text(UnsafeBufferPointer(rebasing: bytes[start..<end])) else { return nil }
+                lines.append(TextLine(line, ending: crlf ? .crlf : .lf))
                 start = index + 1
             }
             index += 1
         }
         if start < bytes.count {
-            lines.append(TextLine(String(decoding: bytes[start...], as: UTF8.self), ending: .none))
+            guard let line = text(UnsafeBufferPointer(rebasing: bytes[start...])) else { return nil }
+            lines.append(TextLine(line, ending: .none))
         }
-        self.lines = lines
-    }
-
-    /// Decodes file bytes, refusing anything that is not UTF-8 (it could not be printed back
-    /// byte for byte).
-    public init(bytes: [UInt8], source: String) throws(SanpathError) {
-        guard let text = String(validating: bytes, as: UTF8.self) else {
-            var offset = 0
-            var line = 1
-            // find the first byte where decoding fails, for the error location
-            var iterator = bytes.makeIterator()
-            var decoder = UTF8()
-            loop: while true {
-                switch decoder.decode(&iterator) {
-                case .scalarValue(let scalar):
-                    offset += String(scalar).utf8.count
-                    if scalar == "\n" { line += 1 }
-                case .emptyInput: break loop
-                case .error: break loop
-                }
-            }
-            throw SanpathError(
-                .invalidConfig, "not UTF-8 text (invalid byte at offset \(offset)); sanpath only edits text files",
-                at: SourceLocation(source: source, line: line))
-        }
-        self.init(splitting: text)
+        return lines
     }
 
     /// The exact text: every line followed by its own ending.
