@@ -6,7 +6,9 @@ enum HelpText {
     static func prose(_ text: String) -> String {
         var lines: [String] = []
         var joining = false
-        for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
+        // split on the bytes: a split by Character segments every grapheme of every command's help at each start-up
+        for bytes in text.utf8.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false) {
+            let line = Substring(bytes)
             if line.isEmpty || line.first == " " {
                 lines.append(String(line))
                 joining = false

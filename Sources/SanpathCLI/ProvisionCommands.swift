@@ -103,11 +103,19 @@ struct PlanCommand: AsyncParsableCommand {
 /// Plans for the site under an optional root.
 func makePlan(site: SiteOptions, common: CommonOptions, root: String?) async throws(SanpathError) -> Plan {
     _ = CommandContext.logger(verbose: common.verbose)
+    // the installed `multipath -h` is asked while the site and the templates load
+    async let choice: Result<(MultipathToolsVersion, MultipathVersionOrigin), SanpathError> = {
+        do throws(SanpathError) {
+            return .success(try await common.versionChoice(runner: SubprocessRunner()))
+        } catch {
+            return .failure(error)
+        }
+    }()
     let resolved = try site.load(root: root)
-    let runner = SubprocessRunner()
-    let (version, origin) = try await common.versionChoice(runner: runner)
+    let profiles = Result { () throws(SanpathError) in try common.profiles() }
+    let (version, origin) = try await choice.get()
     let planner = Planner(
-        fileSystem: LocalFileSystem(root: root), profiles: try common.profiles(), multipathVersion: version,
+        fileSystem: LocalFileSystem(root: root), profiles: try profiles.get(), multipathVersion: version,
         redactor: CommandContext.redactor)
     var plan = try planner.plan(resolved)
     plan.multipathVersionOrigin = origin
