@@ -33,15 +33,21 @@ public struct TextLines: Sendable, Hashable {
     /// Splits text at `\n`; a `\r` right before it belongs to the line ending.
     public init(splitting text: String) {
         var text = text
-        self.init(text.withUTF8 { Self.lines(of: $0) { String(decoding: $0, as: UTF8.self) } } ?? [])
+        self.init(text.withUTF8 { Self.lines(of: $0) { line, _ in String(decoding: line, as: UTF8.self) } } ?? [])
     }
 
     /// Decodes file bytes, refusing anything that is not UTF-8 (it could not be printed back
     /// byte for byte).
     public init(bytes: [UInt8], source: String) throws(SanpathError) {
-        // each line validated as it is made: a '\n' byte is never inside a UTF-8 sequence, so the
-        // lines are valid exactly when the file is, and the file is not copied whole twice first
-        if let lines = bytes.withUnsafeBufferPointer({ Self.lines(of: $0) { String(validating: $0, as: UTF8.self) } }) {
+        // each line validated as it is made (an ASCII line needs no check): a '\n' byte is never
+        // inside a UTF-8 sequence, so the lines are valid exactly when the file is, and the file is
+        // not copied whole twice first
+        let lines = bytes.withUnsafeBufferPointer {
+            Self.lines(of: $0) { line, ascii in
+                ascii ? String(decoding: line, as: UTF8.self) : String(validating: line, as: UTF8.self)
+            }
+        }
+        if let lines {
             self.init(lines)
             return
         }
@@ -65,25 +71,30 @@ public struct TextLines: Sendable, Hashable {
     }
 
     /// The bytes split at `\n` (a `\r` right before it belongs to the line ending), each line's
-    /// text made by `text`; nil when `text` makes none for a line.
+    /// text made by `text` from its bytes and whether they are all ASCII; nil when `text` makes
+    /// none for a line.
     private static func lines(
-        of bytes: UnsafeBufferPointer<UInt8>, _ text: (UnsafeBufferPointer<UInt8>) -> String?
+        of bytes: UnsafeBufferPointer<UInt8>, _ text: (UnsafeBufferPointer<UInt8>, _ ascii: Bool) -> String?
     ) -> [TextLine]? {
         var lines: [TextLine] = []
         var start = 0
         var index = 0
+        var ascii = true
         while index < bytes.count {
             if bytes[index] == 0x0A {
                 let crlf = index > start && bytes[index - 1] == 0x0D
                 let end = crlf ? index - 1 : index
-                guard let line = text(UnsafeBufferPointer(rebasing: bytes[start..<end])) else { return nil }
+                guard let line = text(UnsafeBufferPointer(rebasing: bytes[start..<end]), ascii) else { return nil }
                 lines.append(TextLine(line, ending: crlf ? .crlf : .lf))
                 start = index + 1
+                ascii = true
+            } else if bytes[index] >= 0x80 {
+                ascii = false
             }
             index += 1
         }
         if start < bytes.count {
-            guard let line = text(UnsafeBufferPointer(rebasing: bytes[start...])) else { return nil }
+            guard let line = text(UnsafeBufferPointer(rebasing: bytes[start...]), ascii) else { return nil }
             lines.append(TextLine(line, ending: .none))
         }
         return lines
