@@ -45,14 +45,27 @@ public struct LibDevmapper: DeviceMapperSource {
     }
 
     /// Every multipath map with its status and table: the list, then per device one
-    /// `DM_DEVICE_STATUS` (target type, identity, status) and one `DM_DEVICE_TABLE`, in one hop
-    /// to the device-mapper actor (two ioctls a map; the full scan's device-mapper part). Between
-    /// maps it lets other callers in: an event's refresh must not wait for the whole scan.
+    /// `DM_TABLE_STATUS` for its status (target type, identity, status) and one for its table, in
+    /// one hop to the device-mapper actor (two ioctls a map; the full scan's device-mapper part).
+    /// Straight ioctls on `/dev/mapper/control` with one reused buffer (`DMControl`); through
+    /// libdevmapper's tasks when that cannot be opened. Every 8 maps it lets other callers in: an
+    /// event's refresh must not wait for the whole scan.
     @DeviceMapperActor
     public func multipathMaps() async throws -> [DMMapReading] {
         try Self.prepare()
         var readings: [DMMapReading] = []
-        for name in try Self.deviceNames() {
+        let control = DMControl.shared
+        for (index, name) in try (control?.deviceNames() ?? Self.deviceNames()).enumerated() {
+            if index % 8 == 7 { await Task.yield() }
+            if let control {
+                do {
+                    guard let (device, status) = try control.multipathStatus(of: name) else { continue }
+                    readings.append(DMMapReading(device: device, status: status, table: try control.multipathParams(of: name, table: true)))
+                } catch let error as SanpathError where error.code == .mapNotFound {
+                    DeviceMapperLog.logger.debug("device vanished during the scan", metadata: ["map": "\(name)"])
+                }
+                continue
+            }
             guard let (device, status) = Self.multipathStatus(of: name) else { continue }
             let table: String
             do {
@@ -61,8 +74,6 @@ public struct LibDevmapper: DeviceMapperSource {
                 continue
             }
             readings.append(DMMapReading(device: device, status: status, table: table))
-            // let a path event's one-map read (waiting on this actor) go before the next map
-            await Task.yield()
         }
         return readings
     }
@@ -100,6 +111,7 @@ public struct LibDevmapper: DeviceMapperSource {
     @DeviceMapperActor
     public func status(of name: String) async throws -> String {
         try Self.prepare()
+        if let control = DMControl.shared { return try control.multipathParams(of: name, table: false) }
         return try Self.multipathParams(DM_DEVICE_STATUS, "DM_DEVICE_STATUS", of: name)
     }
 
@@ -107,6 +119,7 @@ public struct LibDevmapper: DeviceMapperSource {
     @DeviceMapperActor
     public func table(of name: String) async throws -> String {
         try Self.prepare()
+        if let control = DMControl.shared { return try control.multipathParams(of: name, table: true) }
         return try Self.multipathParams(DM_DEVICE_TABLE, "DM_DEVICE_TABLE", of: name)
     }
 
@@ -129,6 +142,94 @@ public struct LibDevmapper: DeviceMapperSource {
             throw SanpathError(.mapNotFound, "device-mapper has no map named '\(name)' (removed, or never created)")
         }
         guard let target = task.targets().first(where: { $0.type == "multipath" }) else {
+            throw SanpathError(.mapNotFound, "device-mapper device '\(name)' is not a multipath map (no multipath target)")
+        }
+        return target.params
+    }
+}
+
+/// `/dev/mapper/control` opened once (never created: `prepare()` has checked that the kernel has
+/// device-mapper, and udev or devtmpfs made the node), with one buffer every read-only ioctl of
+/// the scan reuses: `DM_LIST_DEVICES` and `DM_TABLE_STATUS` (status, or table), the same ioctls
+/// libdevmapper's list, status and table tasks make, without a task, a zeroed 16 KiB buffer and a
+/// copy of every target per call. nil when the node cannot be opened: libdevmapper then.
+@DeviceMapperActor
+final class DMControl {
+    /// The one instance; nil when `/dev/mapper/control` cannot be opened.
+    static let shared: DMControl? = {
+        let fd = sanpath_dm_control_open()
+        guard fd >= 0 else {
+            DeviceMapperLog.logger.debug("cannot open /dev/mapper/control; reading device-mapper through libdevmapper", metadata: ["errno": "\(-fd)"])
+            return nil
+        }
+        return DMControl(fd: fd)
+    }()
+
+    let fd: Int32
+    private(set) var buffer: UnsafeMutableRawPointer
+    private(set) var size: UInt32 = 16 * 1024
+
+    private init(fd: Int32) {
+        self.fd = fd
+        buffer = UnsafeMutableRawPointer.allocate(byteCount: Int(size), alignment: 8)
+    }
+
+    /// Runs `call` on the buffer, doubling it while the kernel says it was too small (a map of many
+    /// paths, a host of many devices); throws what the ioctl's errno means.
+    private func run(_ what: String, name: String?, _ call: (UnsafeMutableRawPointer, UInt32) -> Int32) throws {
+        while true {
+            let rc = call(buffer, size)
+            if rc == 0 { return }
+            if rc == 1, size < 64 * 1024 * 1024 {
+                buffer.deallocate()
+                size *= 2
+                buffer = UnsafeMutableRawPointer.allocate(byteCount: Int(size), alignment: 8)
+                continue
+            }
+            let code = -rc
+            if code == ENXIO || code == ENODEV {
+                throw SanpathError(.mapNotFound, "device-mapper has no map named '\(name ?? "")' (removed, or never created)")
+            }
+            let reason = rc == 1 ? "the reply does not fit 64 MiB" : String(cString: strerror(code))
+            let hint = code == EACCES || code == EPERM ? "; reading device-mapper needs root" : ""
+            throw SanpathError(.deviceMapper, "device-mapper \(what)\(name.map { " for '\($0)'" } ?? "") failed: \(reason)\(hint)")
+        }
+    }
+
+    /// Every device's name, sorted (the kernel lists in hash order).
+    func deviceNames() throws -> [String] {
+        try run("DM_LIST_DEVICES", name: nil) { sanpath_dm_list(fd, $0, $1) }
+        var names: [String] = []
+        var cursor: UInt32 = 0
+        while let name = sanpath_dm_list_next(buffer, size, &cursor) { names.append(String(cString: name)) }
+        return names.sorted()
+    }
+
+    /// The first target's type and parameters of the reply in the buffer.
+    private func firstTarget() -> (type: String, params: String)? {
+        var type: UnsafePointer<CChar>? = nil
+        var params: UnsafePointer<CChar>? = nil
+        guard sanpath_dm_target(buffer, size, 0, &type, &params) == 0, let type, let params else { return nil }
+        return (String(cString: type), String(cString: params))
+    }
+
+    /// One `DM_TABLE_STATUS` (status): the device's identity and its status parameters; nil when it
+    /// is not a multipath map; `.mapNotFound` when it was removed since the list.
+    func multipathStatus(of name: String) throws -> (DMDevice, String)? {
+        try run("DM_TABLE_STATUS", name: name) { sanpath_dm_table_status(fd, name, 0, $0, $1) }
+        var info = sanpath_dm_info()
+        sanpath_dm_info_of(buffer, &info)
+        guard let target = firstTarget(), target.type == "multipath" else { return nil }
+        let uuid = info.uuid.map { String(cString: $0) } ?? ""
+        return (DMDevice(name: name, uuid: uuid, majorMinor: "\(info.major):\(info.minor)", openCount: Int(info.open_count)), target.params)
+    }
+
+    /// The multipath status (`table` false) or table parameters of a map.
+    func multipathParams(of name: String, table: Bool) throws -> String {
+        try run("DM_TABLE_STATUS", name: name) { sanpath_dm_table_status(fd, name, table ? 1 : 0, $0, $1) }
+        var info = sanpath_dm_info()
+        sanpath_dm_info_of(buffer, &info)
+        guard let target = firstTarget(), target.type == "multipath" else {
             throw SanpathError(.mapNotFound, "device-mapper device '\(name)' is not a multipath map (no multipath target)")
         }
         return target.params

@@ -30,6 +30,82 @@ struct DeviceMapperTests {
         #expect(!FileManager.default.fileExists(atPath: "/dev/mapper/control"))
     }
 
+    /// A reply as the kernel lays it out (linux/dm-ioctl.h: struct dm_ioctl is 312 bytes, data at
+    /// data_start; a DM_TABLE_STATUS reply is dm_target_spec records of 40 bytes, each followed by its
+    /// parameters and `next` the offset of the following one from the data start; a DM_LIST_DEVICES
+    /// reply is dm_name_list records, `next` from the record itself, 0 on the last).
+    static func reply(size: Int = 1024, targets: Int = 0, dev: UInt64 = 0, uuid: String = "", data: [UInt8]) -> [UInt8] {
+        var buffer = [UInt8](repeating: 0, count: size)
+        func put32(_ value: UInt32, at offset: Int) { withUnsafeBytes(of: value.littleEndian) { buffer.replaceSubrange(offset..<offset + 4, with: $0) } }
+        put32(UInt32(312 + data.count), at: 12)  // data_size: what the kernel used
+        put32(312, at: 16)  // data_start
+        put32(UInt32(targets), at: 20)
+        put32(3, at: 24)  // open_count
+        put32(7, at: 32)  // event_nr
+        withUnsafeBytes(of: dev.littleEndian) { buffer.replaceSubrange(40..<48, with: $0) }
+        buffer.replaceSubrange(176..<176 + uuid.utf8.count, with: Array(uuid.utf8))
+        buffer.replaceSubrange(312..<312 + data.count, with: data)
+        return buffer
+    }
+
+    static func spec(type: String, params: String, next: UInt32) -> [UInt8] {
+        var bytes = [UInt8](repeating: 0, count: 40)
+        withUnsafeBytes(of: next.littleEndian) { bytes.replaceSubrange(20..<24, with: $0) }
+        bytes.replaceSubrange(24..<24 + type.utf8.count, with: Array(type.utf8))
+        return bytes + Array(params.utf8) + [0]
+    }
+
+    @Test("the straight ioctls' replies: identity, first target's type and parameters, device names; nothing read past the reply")
+    func ioctlReplies() throws {
+        let status = "2 0 0 0 1 1 A 0 2 0 8:16 A 0 8:0 A 0"
+        var first = Self.spec(type: "multipath", params: status, next: 0)
+        first += [UInt8](repeating: 0, count: (8 - first.count % 8) % 8)
+        let next = UInt32(first.count)
+        first.replaceSubrange(20..<24, with: withUnsafeBytes(of: next.littleEndian) { Array($0) })
+        let buffer = Self.reply(targets: 2, dev: UInt64(253 << 8 | 5), uuid: "mpath-36001405", data: first + Self.spec(type: "linear", params: "8:0 0", next: 0))
+        buffer.withUnsafeBytes { raw in
+            var info = sanpath_dm_info()
+            sanpath_dm_info_of(raw.baseAddress, &info)
+            #expect(info.major == 253 && info.minor == 5 && info.open_count == 3 && info.event_nr == 7 && info.target_count == 2)
+            #expect(info.uuid.map { String(cString: $0) } == "mpath-36001405")
+            var type: UnsafePointer<CChar>? = nil
+            var params: UnsafePointer<CChar>? = nil
+            #expect(sanpath_dm_target(raw.baseAddress, UInt32(raw.count), 0, &type, &params) == 0)
+            #expect(type.map { String(cString: $0) } == "multipath" && params.map { String(cString: $0) } == status)
+            #expect(sanpath_dm_target(raw.baseAddress, UInt32(raw.count), 1, &type, &params) == 0)
+            #expect(type.map { String(cString: $0) } == "linear" && params.map { String(cString: $0) } == "8:0 0")
+            #expect(sanpath_dm_target(raw.baseAddress, UInt32(raw.count), 2, &type, &params) == -1)
+            // parameters cut off by the end of the buffer (no NUL inside it): refused, not read past
+            #expect(sanpath_dm_target(raw.baseAddress, UInt32(312 + 40 + 5), 0, &type, &params) == -1)
+        }
+        // a `next` that points back: refused
+        let loop = Self.reply(targets: 2, data: Self.spec(type: "multipath", params: status, next: 0))
+        loop.withUnsafeBytes { raw in
+            var type: UnsafePointer<CChar>? = nil
+            var params: UnsafePointer<CChar>? = nil
+            #expect(sanpath_dm_target(raw.baseAddress, UInt32(raw.count), 1, &type, &params) == -1)
+        }
+        // names: dev, next (from the record), name; the kernel leaves more after the name (event_nr, uuid)
+        func record(_ name: String, dev: UInt64, last: Bool) -> [UInt8] {
+            var bytes = withUnsafeBytes(of: dev.littleEndian) { Array($0) } + [0, 0, 0, 0] + Array(name.utf8) + [0] + [UInt8](repeating: 0, count: 8)
+            bytes += [UInt8](repeating: 0, count: (8 - bytes.count % 8) % 8)
+            if !last { bytes.replaceSubrange(8..<12, with: withUnsafeBytes(of: UInt32(bytes.count).littleEndian) { Array($0) }) }
+            return bytes
+        }
+        let list = Self.reply(data: record("mpathb", dev: 253 << 8 | 1, last: false) + record("mpatha", dev: 253 << 8, last: true))
+        list.withUnsafeBytes { raw in
+            var cursor: UInt32 = 0
+            var names: [String] = []
+            while let name = sanpath_dm_list_next(raw.baseAddress, UInt32(raw.count), &cursor) { names.append(String(cString: name)) }
+            #expect(names == ["mpathb", "mpatha"])
+        }
+        // no devices: the kernel writes one record with dev 0
+        Self.reply(data: [UInt8](repeating: 0, count: 16)).withUnsafeBytes { raw in
+            var cursor: UInt32 = 0
+            #expect(sanpath_dm_list_next(raw.baseAddress, UInt32(raw.count), &cursor) == nil)
+        }
+    }
+
     @Test("libdevmapper's printf-style messages arrive formatted in swift-log, errors kept for the next thrown error")
     func logAdapter() throws {
         let records = RecordingLogHandler.Records()

@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stdint.h>
 
+#include "sanpath_dmioctl.h"
 #include "sanpath_synprobe.h"
 
 // libdevmapper's log levels (libdm/misc/dm-logging.h), after the _LOG_STDERR/_LOG_ONCE bits are masked.
