@@ -2,6 +2,9 @@ import Foundation
 import Synchronization
 import SanpathHealth
 #if os(Linux)
+import CSanpathShims
+#endif
+#if os(Linux)
 import Glibc
 #endif
 
@@ -25,24 +28,72 @@ public struct SysfsReader: Sendable {
 
     /// Every `sd*` disk: state, vendor, model, H:C:T:L, major:minor and iSCSI session, by kernel name.
     public func scsiDevices() -> [String: SCSIDevice] {
+        scsiDevices(in: listing(of: "block"))
+    }
+
+    /// Every `sd*` disk of a listing of `/sys/block`. With `diskIdentities`, a disk whose entry
+    /// there has the inode of the last read (kernfs numbers a node anew when the device is
+    /// re-created) is its remembered identity with its state read again: on sysfs through the
+    /// `state` file kept open (one `pread`), else opened afresh.
+    func scsiDevices(in block: [DirectoryEntry]) -> [String: SCSIDevice] {
         var devices: [String: SCSIDevice] = [:]
-        for name in entries(of: "block") where name.hasPrefix("sd") {
-            if let device = scsiDevice(named: name) { devices[name] = device }
+        guard let cache = diskIdentities else {
+            for entry in block where entry.name.hasPrefix("sd") {
+                if let device = readDisk(named: entry.name) { devices[entry.name] = device }
+            }
+            return devices
+        }
+        let holdFiles = isSysfs
+        cache.withEntries { entries in
+            var seen: Set<String> = []
+            for entry in block where entry.name.hasPrefix("sd") {
+                seen.insert(entry.name)
+                if let device = disk(named: entry.name, inode: entry.inode, in: &entries, holdFiles: holdFiles) { devices[entry.name] = device }
+            }
+            entries.prune(keeping: seen)
         }
         return devices
     }
 
     /// One disk, or nil when it is not there (any more).
     public func scsiDevice(named name: String) -> SCSIDevice? {
+        guard let cache = diskIdentities else { return readDisk(named: name) }
+        guard let inode = linkInode("block/\(name)") else {
+            cache.withEntries { $0.remove(name) }
+            return nil
+        }
+        let holdFiles = isSysfs
+        return cache.withEntries { disk(named: name, inode: inode, in: &$0, holdFiles: holdFiles) }
+    }
+
+    /// A disk through the cache: the remembered identity while the inode is the same, else read whole.
+    private func disk(named name: String, inode: UInt64, in entries: inout DiskIdentityCache.Entries, holdFiles: Bool) -> SCSIDevice? {
+        if let known = entries.disk(named: name, inode: inode) {
+            let state = known.stateFile >= 0 ? Self.value(ofOpen: known.stateFile) : value(of: "block/\(name)/device/state")
+            guard let state else {
+                entries.remove(name)
+                return nil
+            }
+            var disk = known.disk
+            disk.state = state
+            return disk
+        }
+        entries.remove(name)
+        guard let disk = readDisk(named: name) else { return nil }
+        if disk.hctl != nil, disk.majorMinor != nil {
+            let file = holdFiles && entries.mayHoldAnother ? open(path("block/\(name)/device/state"), O_RDONLY | O_CLOEXEC) : -1
+            entries.remember(disk, name: name, inode: inode, stateFile: file)
+        }
+        return disk
+    }
+
+    /// One disk read whole from sysfs (no cache).
+    func readDisk(named name: String) -> SCSIDevice? {
         let device = "block/\(name)/device"
         guard let state = value(of: "\(device)/state") else { return nil }
         // The disk's device folder is …/hostH/sessionN/targetH:C:T/H:C:T:L for iSCSI disks; in /sys
         // the link block/NAME -> ../devices/…/H:C:T:L/block/NAME says it in one readlink.
         let link = linkTarget("block/\(name)")
-        if let link, var known = diskIdentities?.disk(link: link) {
-            known.state = state
-            return known
-        }
         var components = link?.split(separator: "/") ?? []
         if components.count >= 2, components[components.count - 2] == "block" {
             components.removeLast(2)
@@ -51,12 +102,14 @@ public struct SysfsReader: Sendable {
         }
         let hctl = components.last.map(String.init).flatMap { $0.split(separator: ":").count == 4 ? $0 : nil }
         let sessionID = components.lazy.compactMap { Self.number(after: "session", in: $0) }.last
-        let disk = SCSIDevice(
+        return SCSIDevice(
             name: name, hctl: hctl, majorMinor: value(of: "block/\(name)/dev"), state: state,
             vendor: value(of: "\(device)/vendor"), model: value(of: "\(device)/model"), sessionID: sessionID)
-        if let link, hctl != nil, disk.majorMinor != nil { diskIdentities?.remember(disk, link: link) }
-        return disk
     }
+
+    /// Whether `root` is a sysfs (an attribute file kept open reads afresh from offset 0, and
+    /// fails once its device is gone; a copy's regular file would not).
+    var isSysfs: Bool { sanpath_is_sysfs(root) != 0 }
 
     /// Only the `state` of a disk (`running`, `blocked`, `transport-offline`, …): the event fast path.
     public func scsiState(of name: String) -> String? {
@@ -69,11 +122,45 @@ public struct SysfsReader: Sendable {
     /// disks already read (read now when nil).
     public func sessions(devices: [String: SCSIDevice]? = nil) -> [ISCSISession] {
         let devices = devices ?? scsiDevices()
-        let connections = entries(of: "class/iscsi_connection")
-        return entries(of: "class/iscsi_session")
-            .compactMap { Self.number(after: "session", in: Substring($0)) }
-            .sorted()
-            .compactMap { session(id: $0, devices: devices, connections: connections) }
+        let connectionEntries = listing(of: "class/iscsi_connection")
+        let connections = connectionEntries.map(\.name)
+        let listed = listing(of: "class/iscsi_session")
+            .compactMap { entry in Self.number(after: "session", in: Substring(entry.name)).map { (id: $0, inode: entry.inode) } }
+            .sorted { $0.id < $1.id }
+        guard let cache = diskIdentities else { return listed.compactMap { session(id: $0.id, devices: devices, connections: connections) } }
+        // With the cache: while the session's and its connection's entries are the same nodes (inodes),
+        // target, iface, portal (persistent_address/port) and netdev are the remembered ones; state
+        // and recovery_tmo are read every time.
+        var result: [ISCSISession] = []
+        for (id, inode) in listed {
+            let connection = Self.firstConnection(of: id, in: connections).flatMap { name in connectionEntries.first { $0.name == name } }
+            let key = DiskIdentityCache.SessionKey(session: inode, connection: connection)
+            let folder = "class/iscsi_session/session\(id)"
+            if var known = cache.withEntries({ $0.session(id: id, key: key) }) {
+                guard let state = value(of: "\(folder)/state") else { continue }
+                known.state = state
+                known.recoveryTmo = value(of: "\(folder)/recovery_tmo").flatMap { Int($0) }
+                known.devices = Self.devices(of: id, in: devices)
+                result.append(known)
+            } else if let session = session(id: id, devices: devices, connections: connections) {
+                cache.withEntries { $0.remember(session, key: key) }
+                result.append(session)
+            }
+        }
+        cache.withEntries { $0.pruneSessions(keeping: Set(listed.map(\.id))) }
+        return result
+    }
+
+    /// The session's connection in a listing of `class/iscsi_connection`: open-iscsi's sessions have
+    /// one, `connectionN:0`; the lowest CID.
+    static func firstConnection(of id: Int, in connections: [String]) -> String? {
+        connections.filter { $0.hasPrefix("connection\(id):") }
+            .min { (Int($0.split(separator: ":").last ?? "") ?? 0) < (Int($1.split(separator: ":").last ?? "") ?? 0) }
+    }
+
+    /// The names of the session's disks, in the kernel's order.
+    static func devices(of id: Int, in devices: [String: SCSIDevice]) -> [String] {
+        devices.values.filter { $0.sessionID == id }.map(\.name).sorted(by: kernelOrder)
     }
 
     /// One session, or nil when it is not there (any more).
@@ -89,10 +176,7 @@ public struct SysfsReader: Sendable {
     private func session(id: Int, devices: [String: SCSIDevice], connections: [String]) -> ISCSISession? {
         let folder = "class/iscsi_session/session\(id)"
         guard let target = value(of: "\(folder)/targetname"), let state = value(of: "\(folder)/state") else { return nil }
-        // open-iscsi's sessions have one connection, `connectionN:0`; take the lowest CID.
-        let connection = connections.filter { $0.hasPrefix("connection\(id):") }
-            .min { (Int($0.split(separator: ":").last ?? "") ?? 0) < (Int($1.split(separator: ":").last ?? "") ?? 0) }
-            .map { "class/iscsi_connection/\($0)" }
+        let connection = Self.firstConnection(of: id, in: connections).map { "class/iscsi_connection/\($0)" }
         let address = connection.flatMap { value(of: "\($0)/persistent_address") ?? value(of: "\($0)/address") }
         let port = connection.flatMap { value(of: "\($0)/persistent_port") ?? value(of: "\($0)/port") }.flatMap { Int($0) }
         // The session sits under its SCSI host: …/hostH/sessionN/iscsi_session/sessionN.
@@ -102,7 +186,7 @@ public struct SysfsReader: Sendable {
             id: id, target: target, portalAddress: address.flatMap(Self.set), portalPort: port,
             iface: value(of: "\(folder)/ifacename").flatMap(Self.set), netdev: netdev, state: state,
             recoveryTmo: value(of: "\(folder)/recovery_tmo").flatMap { Int($0) },
-            devices: devices.values.filter { $0.sessionID == id }.map(\.name).sorted(by: Self.kernelOrder))
+            devices: Self.devices(of: id, in: devices))
     }
 
     // MARK: NICs
@@ -177,6 +261,17 @@ public struct SysfsReader: Sendable {
         return bytes.isEmpty ? nil : bytes.withUnsafeBufferPointer { Self.trimmed($0) }
     }
 
+    /// The trimmed contents of an attribute file kept open, read again from offset 0 (sysfs shows
+    /// the attribute afresh); nil when the read fails (the device is gone: ENODEV).
+    static func value(ofOpen fd: Int32) -> String? {
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 4096) { buffer in
+            var count: Int
+            repeat { count = pread(fd, buffer.baseAddress, 4096, 0) } while count < 0 && errno == EINTR
+            guard count >= 0 else { return nil }
+            return trimmed(UnsafeBufferPointer(rebasing: buffer[..<count]))
+        }
+    }
+
     /// The bytes as UTF-8 without leading and trailing ASCII whitespace.
     static func trimmed(_ bytes: UnsafeBufferPointer<UInt8>) -> String {
         func isSpace(_ byte: UInt8) -> Bool { byte == 0x20 || (0x09...0x0D).contains(byte) }
@@ -198,7 +293,29 @@ public struct SysfsReader: Sendable {
 
     /// Names in a folder; empty when it is missing.
     public func entries(of relative: String) -> [String] {
-        (try? FileManager.default.contentsOfDirectory(atPath: path(relative))) ?? []
+        listing(of: relative).map(\.name)
+    }
+
+    /// A folder's entries with their inode numbers (`d_ino`, what `lstat` would give), in the order
+    /// `readdir` gives them, without `.` and `..`; empty when it is missing.
+    func listing(of relative: String) -> [DirectoryEntry] {
+        guard let directory = opendir(path(relative)) else { return [] }
+        defer { closedir(directory) }
+        var result: [DirectoryEntry] = []
+        while let entry = readdir(directory) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+            }
+            if name == "." || name == ".." { continue }
+            result.append(DirectoryEntry(name: name, inode: UInt64(entry.pointee.d_ino)))
+        }
+        return result
+    }
+
+    /// The inode number of a path itself (a link's own), or nil when it is missing.
+    func linkInode(_ relative: String) -> UInt64? {
+        var info = stat()
+        return lstat(path(relative), &info) == 0 ? UInt64(info.st_ino) : nil
     }
 
     /// The canonical path a sysfs link points to, or nil.
@@ -228,24 +345,98 @@ public struct SysfsReader: Sendable {
     }
 }
 
-/// A disk's identity (name, H:C:T:L, session, major:minor, vendor, model) by the sysfs link of
-/// its block device, `../devices/…/hostH/sessionN/targetH:C:T/H:C:T:L/block/sdX`: while that link
-/// is the same, the disk is the same SCSI device on the same session (a disk removed and added
-/// again at the same H:C:T:L under the same name is the same target's LUN: the same array), so
-/// only its state needs reading. The daemon's full scan reads 128 disks every 10 s at 64 LUNs.
+/// One entry of a folder.
+struct DirectoryEntry: Sendable, Hashable {
+    var name: String
+    var inode: UInt64
+}
+
+/// A disk's identity (name, H:C:T:L, session, major:minor, vendor, model) by its name and the inode
+/// number of its `/sys/block` entry: kernfs gives every node a new number (cyclically allocated) when
+/// it is created, so a disk removed and added again under the same name has another, and is read
+/// afresh. While the number is the same, the disk is the same SCSI device on the same session and
+/// only its state needs reading; on sysfs its `state` file is kept open and read again from offset 0
+/// (one `pread`, no path walk through the disk's links). The daemon's full scan reads 128 disks every
+/// resync at 64 LUNs. At most `maxOpenFiles` files are kept open (a quarter of the soft file limit,
+/// at most 4096); the disks past that are opened each time.
 public final class DiskIdentityCache: Sendable {
-    private let disks = Mutex<[String: SCSIDevice]>([:])
+    struct Known {
+        var inode: UInt64
+        var disk: SCSIDevice
+        /// The disk's `device/state` kept open, or -1.
+        var stateFile: Int32
+    }
 
-    /// An empty cache.
-    public init() {}
+    /// What identifies a session's sysfs nodes: the inode of its `class/iscsi_session` entry and the
+    /// name and inode of its connection's `class/iscsi_connection` entry (nil before it has one).
+    struct SessionKey: Hashable {
+        var session: UInt64
+        var connection: DirectoryEntry?
+    }
 
-    func disk(link: String) -> SCSIDevice? { disks.withLock { $0[link] } }
+    /// The remembered disks and sessions; only inside `withEntries` (a file kept open is read and closed under the lock).
+    struct Entries {
+        private(set) var disks: [String: Known] = [:]
+        private(set) var sessions: [Int: (key: SessionKey, session: ISCSISession)] = [:]
+        private(set) var openFiles = 0
+        let maxOpenFiles: Int
 
-    func remember(_ disk: SCSIDevice, link: String) {
-        disks.withLock { disks in
-            // a bound on what removed disks leave behind
-            if disks.count > 65_536 { disks.removeAll() }
-            disks[link] = disk
+        var mayHoldAnother: Bool { openFiles < maxOpenFiles }
+
+        func disk(named name: String, inode: UInt64) -> Known? {
+            guard let known = disks[name], known.inode == inode else { return nil }
+            return known
+        }
+
+        mutating func remember(_ disk: SCSIDevice, name: String, inode: UInt64, stateFile: Int32) {
+            remove(name)
+            disks[name] = Known(inode: inode, disk: disk, stateFile: stateFile)
+            if stateFile >= 0 { openFiles += 1 }
+        }
+
+        mutating func remove(_ name: String) {
+            guard let known = disks.removeValue(forKey: name) else { return }
+            if known.stateFile >= 0 {
+                close(known.stateFile)
+                openFiles -= 1
+            }
+        }
+
+        func session(id: Int, key: SessionKey) -> ISCSISession? {
+            guard let known = sessions[id], known.key == key else { return nil }
+            return known.session
+        }
+
+        mutating func remember(_ session: ISCSISession, key: SessionKey) {
+            sessions[session.id] = (key, session)
+        }
+
+        /// Forgets every session not in `ids`.
+        mutating func pruneSessions(keeping ids: Set<Int>) {
+            sessions = sessions.filter { ids.contains($0.key) }
+        }
+
+        /// Forgets every disk not in `names` (gone from `/sys/block`).
+        mutating func prune(keeping names: Set<String>) {
+            for name in disks.keys where !names.contains(name) { remove(name) }
         }
     }
+
+    private let entries: Mutex<Entries>
+
+    /// An empty cache.
+    public init() {
+        var limit = rlimit()
+        let soft = getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit) == 0 && limit.rlim_cur < 1 << 30 ? Int(limit.rlim_cur) : 1024
+        entries = Mutex(Entries(maxOpenFiles: min(4096, soft / 4)))
+    }
+
+    deinit {
+        entries.withLock { entries in entries.prune(keeping: []) }
+    }
+
+    func withEntries<R>(_ body: (inout Entries) -> R) -> R { entries.withLock { body(&$0) } }
+
+    /// How many `state` files are kept open (tests).
+    var openFiles: Int { entries.withLock { $0.openFiles } }
 }

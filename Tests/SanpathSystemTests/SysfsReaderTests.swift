@@ -1,6 +1,9 @@
 import Foundation
 import SanpathHealth
 import Testing
+#if os(Linux)
+import Glibc
+#endif
 
 @testable import SanpathSystem
 
@@ -28,6 +31,79 @@ struct SysfsReaderTests {
         let dev = try #require(reader.value(of: "block/loop0/dev"))
         #expect(reader.blockDevice(majorMinor: dev) == "loop0")
         #expect(reader.blockDevice(majorMinor: "4095:4095") == nil)
+    }
+
+    @Test("/sys is a sysfs and a folder of files is not; an attribute kept open reads afresh from offset 0", .enabled(if: FileManager.default.fileExists(atPath: "/sys/class/net/lo/operstate")))
+    func liveSysfsAndOpenAttribute() throws {
+        #expect(SysfsReader().isSysfs)
+        #expect(!SysfsReader(root: Fixture.root.appendingPathComponent("lab/healthy/sys").path).isSysfs)
+        let fd = open("/sys/class/net/lo/operstate", O_RDONLY | O_CLOEXEC)
+        try #require(fd >= 0)
+        defer { close(fd) }
+        #expect(SysfsReader.value(ofOpen: fd) == "unknown")
+        #expect(SysfsReader.value(ofOpen: fd) == "unknown")
+        #expect(SysfsReader.value(ofOpen: -1) == nil)
+    }
+
+    @Test("a folder's listing gives each entry's inode; a link removed and made again has another")
+    func listingInodes() throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("sanpath-sysfs-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: root) }
+        let block = root.appendingPathComponent("block")
+        try FileManager.default.createDirectory(at: block, withIntermediateDirectories: true)
+        try FileManager.default.createSymbolicLink(atPath: block.appendingPathComponent("sdb").path, withDestinationPath: "../devices/a/block/sdb")
+        try FileManager.default.createSymbolicLink(atPath: block.appendingPathComponent("dm-0").path, withDestinationPath: "../devices/virtual/block/dm-0")
+        let reader = SysfsReader(root: root.path)
+        let listed = reader.listing(of: "block")
+        #expect(Set(listed.map(\.name)) == ["sdb", "dm-0"])
+        let inode = try #require(listed.first { $0.name == "sdb" }?.inode)
+        #expect(inode == reader.linkInode("block/sdb"))
+        // made again: kernfs numbers the new node anew; here the new link is made before the old one
+        // goes (a file system may hand a freed number straight back, kernfs allocates cyclically)
+        try FileManager.default.createSymbolicLink(atPath: block.appendingPathComponent("sdc").path, withDestinationPath: "../devices/b/block/sdc")
+        try FileManager.default.createSymbolicLink(atPath: block.appendingPathComponent("sdb.new").path, withDestinationPath: "../devices/a/block/sdb")
+        #expect(rename(block.appendingPathComponent("sdb.new").path, block.appendingPathComponent("sdb").path) == 0)
+        #expect(reader.linkInode("block/sdb") != inode)
+        #expect(reader.listing(of: "block").first { $0.name == "sdb" }?.inode == reader.linkInode("block/sdb"))
+        #expect(reader.listing(of: "nonexistent").isEmpty && reader.linkInode("block/sdz") == nil)
+        #expect(Set(reader.entries(of: "block")) == ["sdb", "sdc", "dm-0"])
+    }
+
+    @Test("the daemon's reader over the captured trees reads the disks the plain reader does, scan after scan, and forgets a disk gone")
+    func cachedReaderOverCaptures() throws {
+        for state in ["healthy", "degraded", "dead"] {
+            let root = Fixture.root.appendingPathComponent("lab/\(state)/sys").path
+            let plain = SysfsReader(root: root)
+            let cache = DiskIdentityCache()
+            let cached = SysfsReader(root: root, diskIdentities: cache)
+            let expected = plain.scsiDevices()
+            #expect(!expected.isEmpty, "\(state)")
+            #expect(cached.scsiDevices() == expected, "\(state)")
+            #expect(cached.scsiDevices() == expected, "\(state): from the cache")
+            for name in expected.keys { #expect(cached.scsiDevice(named: name) == expected[name], "\(state) \(name)") }
+            // sessions: the same, read whole once, then target, portal, iface and netdev remembered
+            let sessions = plain.sessions(devices: expected)
+            #expect(!sessions.isEmpty, "\(state)")
+            #expect(cached.sessions(devices: expected) == sessions, "\(state)")
+            #expect(cache.withEntries { $0.sessions.count } == sessions.count)
+            #expect(cached.sessions(devices: expected) == sessions, "\(state): from the cache")
+            // a session whose node is another (logged out and in again under the same number): read whole
+            let first = try #require(sessions.first)
+            cache.withEntries { entries in
+                var stale = first
+                stale.target = "iqn.stale"
+                entries.remember(stale, key: .init(session: 0, connection: nil))
+            }
+            #expect(cached.sessions(devices: expected) == sessions, "\(state): another node")
+            // not a sysfs: nothing kept open, every state read afresh
+            #expect(cache.openFiles == 0)
+            // a listing without a disk (removed): it is forgotten, and read whole when it is back
+            let block = cached.listing(of: "block")
+            let gone = try #require(expected.keys.sorted().first)
+            #expect(cached.scsiDevices(in: block.filter { $0.name != gone })[gone] == nil)
+            #expect(cache.withEntries { $0.disk(named: gone, inode: block.first { $0.name == gone }!.inode) } == nil)
+            #expect(cached.scsiDevices(in: block) == expected)
+        }
     }
 
     @Test("a root that does not exist reads as an empty host, not an error")
@@ -69,8 +145,8 @@ struct SysfsReaderTests {
         #expect(real.scsiDevice(named: "sdb") == expected)
         #expect(expected.hctl != nil && expected.sessionID == 1)
 
-        // the daemon's reader keeps what a disk cannot change while its link is the same, and
-        // reads its state every time
+        // the daemon's reader keeps what a disk cannot change while its /sys/block entry is the same
+        // node (inode), and reads its state every time
         let cached = SysfsReader(root: root.path, diskIdentities: DiskIdentityCache())
         #expect(cached.scsiDevice(named: "sdb") == expected)
         try "OTHER\n".write(to: scsi.appendingPathComponent("vendor"), atomically: false, encoding: .utf8)
@@ -93,8 +169,10 @@ struct SysfsReaderTests {
         try "8:16\n".write(to: movedDisk.appendingPathComponent("dev"), atomically: false, encoding: .utf8)
         try FileManager.default.createSymbolicLink(
             atPath: movedDisk.appendingPathComponent("device").path, withDestinationPath: "../../../\(movedSCSI.lastPathComponent)")
-        try FileManager.default.removeItem(atPath: root.appendingPathComponent("block/sdb").path)
-        try FileManager.default.createSymbolicLink(atPath: root.appendingPathComponent("block/sdb").path, withDestinationPath: moved)
+        // the new link is made before the old one goes, as kernfs gives a re-created node another
+        // number (a file system may hand a freed inode number straight back)
+        try FileManager.default.createSymbolicLink(atPath: root.appendingPathComponent("block/sdb.new").path, withDestinationPath: moved)
+        #expect(rename(root.appendingPathComponent("block/sdb.new").path, root.appendingPathComponent("block/sdb").path) == 0)
         let again = cached.scsiDevice(named: "sdb")
         #expect(again?.sessionID == 7 && again?.vendor == "OTHER" && again?.model == "M")
     }
