@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import SanpathCore
 import SanpathHealth
+import Synchronization
 
 /// Puts a `Snapshot` together from device-mapper, sysfs, the iface files and (when given)
 /// multipathd. SAN host and portal probes are left to their own schedule.
@@ -28,6 +29,8 @@ public struct SnapshotCollector: Sendable {
     public var multipathdInCollection = true
     /// Skipped maps and a silent multipathd are logged here.
     public var logger: Logger
+    /// The maps the last full scans parsed, by what device-mapper said of them.
+    public var parsedMaps = ParsedMapCache()
 
     /// Creates a collector.
     public init(
@@ -55,18 +58,27 @@ public struct SnapshotCollector: Sendable {
         let start = clock.now
         async let checker = timed { multipathdInCollection ? await askMultipathd() : MultipathdView(maps: nil, running: nil) }
         async let readings = timed { try await deviceMapper.multipathMaps() }
-        let scsiDevices = sysfs.scsiDevices()
+        let block = sysfs.listing(of: "block")
+        let scsiDevices = sysfs.scsiDevices(in: block)
+        let disksDone = clock.now
         let sessions = sysfs.sessions(devices: scsiDevices)
+        let sessionsDone = clock.now
         let ifaces = ifaceFiles.ifaces()
+        let ifacesDone = clock.now
         let nics = sysfs.nics()
-        let sysfsTime = clock.now - start
+        let sysfsDone = clock.now
         let (dmReadings, deviceMapperTime) = try await readings
+        let readingsDone = clock.now
         // the paths' disks were just read: name them from that, not from sysfs again
         let diskNames = Dictionary(scsiDevices.values.compactMap { disk in disk.majorMinor.map { ($0, disk.name) } }, uniquingKeysWith: { a, _ in a })
+        // a map's block device is dm-MINOR (device-mapper names every one so): when /sys/block lists it, no readlink
+        let dmNames = Set(block.lazy.map(\.name).filter { $0.hasPrefix("dm-") })
         var maps: [MultipathMap] = []
         for reading in dmReadings {
-            if let map = try await readMap(reading) { maps.append(withDevices(map, known: diskNames)) }
+            if let map = try await readMap(reading, dmNames: dmNames) { maps.append(withDevices(map, known: diskNames)) }
         }
+        parsedMaps.prune(keeping: Set(dmReadings.map(\.device.name)))
+        let mapsDone = clock.now
         let (view, multipathdTime) = await checker
         var snapshot = Snapshot(time: Date(), maps: maps, scsiDevices: scsiDevices, sessions: sessions, ifaces: ifaces, nics: nics)
         if multipathdInCollection { view.apply(to: &snapshot) }
@@ -74,7 +86,10 @@ public struct SnapshotCollector: Sendable {
             "full collection",
             metadata: [
                 "maps": "\(maps.count)", "total_ms": "\(Self.milliseconds(clock.now - start))",
-                "devicemapper_ms": "\(Self.milliseconds(deviceMapperTime))", "sysfs_ms": "\(Self.milliseconds(sysfsTime))",
+                "devicemapper_ms": "\(Self.milliseconds(deviceMapperTime))", "sysfs_ms": "\(Self.milliseconds(sysfsDone - start))",
+                "disks_ms": "\(Self.milliseconds(disksDone - start))", "sessions_ms": "\(Self.milliseconds(sessionsDone - disksDone))",
+                "ifaces_ms": "\(Self.milliseconds(ifacesDone - sessionsDone))", "nics_ms": "\(Self.milliseconds(sysfsDone - ifacesDone))",
+                "dm_wait_ms": "\(Self.milliseconds(readingsDone - sysfsDone))", "parse_ms": "\(Self.milliseconds(mapsDone - readingsDone))",
                 "multipathd_ms": multipathdInCollection ? "\(Self.milliseconds(multipathdTime))" : "not asked",
             ])
         return Collection(snapshot: snapshot, duration: clock.now - start)
@@ -143,10 +158,14 @@ public struct SnapshotCollector: Sendable {
 
     /// A map from the full scan's reading; read again (status and table) when a reload between
     /// the two made them disagree.
-    private func readMap(_ reading: DMMapReading) async throws -> MultipathMap? {
+    private func readMap(_ reading: DMMapReading, dmNames: Set<String>) async throws -> MultipathMap? {
         do {
-            let sysfsName = sysfs.blockDevice(majorMinor: reading.device.majorMinor)
-            return try MultipathMap(device: reading.device, status: reading.status, table: reading.table, sysfsName: sysfsName)
+            let minor = reading.device.majorMinor.split(separator: ":").last.map { "dm-\($0)" }
+            let sysfsName = minor.flatMap { dmNames.contains($0) ? $0 : nil } ?? sysfs.blockDevice(majorMinor: reading.device.majorMinor)
+            if let map = parsedMaps.map(of: reading, sysfsName: sysfsName) { return map }
+            let map = try MultipathMap(device: reading.device, status: reading.status, table: reading.table, sysfsName: sysfsName)
+            parsedMaps.remember(map, of: reading, sysfsName: sysfsName)
+            return map
         } catch let error as SanpathError where error.code == .malformedReply {
             logger.debug("map changed while being read; reading again", metadata: ["map": "\(reading.device.name)", "error": "\(error)"])
             return try await readMap(reading.device)
@@ -279,5 +298,40 @@ public struct MultipathdView: Sendable {
             }
             return map
         }
+    }
+}
+
+/// Each map as the last full scan parsed it, with the device-mapper reading (identity, open count,
+/// status and table text) and block device name it was parsed from: a map whose reading is the same
+/// text is the same map, and is not parsed again (a pure function of what is compared; nothing is
+/// assumed about what cannot change).
+public final class ParsedMapCache: Sendable {
+    private struct Parsed {
+        var reading: DMMapReading
+        var sysfsName: String?
+        var map: MultipathMap
+    }
+
+    private let maps = Mutex<[String: Parsed]>([:])
+
+    /// An empty cache.
+    public init() {}
+
+    /// The map parsed from this same reading, or nil.
+    public func map(of reading: DMMapReading, sysfsName: String?) -> MultipathMap? {
+        maps.withLock { maps in
+            guard let parsed = maps[reading.device.name], parsed.reading == reading, parsed.sysfsName == sysfsName else { return nil }
+            return parsed.map
+        }
+    }
+
+    /// Remembers what `reading` parsed into.
+    public func remember(_ map: MultipathMap, of reading: DMMapReading, sysfsName: String?) {
+        maps.withLock { $0[reading.device.name] = Parsed(reading: reading, sysfsName: sysfsName, map: map) }
+    }
+
+    /// Forgets every map not in `names`.
+    public func prune(keeping names: Set<String>) {
+        maps.withLock { maps in maps = maps.filter { names.contains($0.key) } }
     }
 }

@@ -80,6 +80,31 @@ struct SnapshotCollectorTests {
         #expect(failed.time >= snapshot.time)
     }
 
+    @Test("a full scan parses a map again only when device-mapper's reading of it changed")
+    func parsedMapsByReading() async throws {
+        let dm = FakeDeviceMapper(maps: [try Self.rr("rr and st reinstated")])
+        let collector = Self.collector(dm)
+        let first = try await collector.collect()
+        let reading = try #require(try await dm.multipathMaps().first)
+        #expect(collector.parsedMaps.map(of: reading, sysfsName: nil) == first.maps[0])
+        #expect(try await collector.collect().maps == first.maps)
+        // the status changed (a path failed): another reading, parsed afresh
+        try await dm.setStatus(try Self.rr("created: all paths active").status, of: "rr")
+        let failed = try await collector.collect()
+        #expect(failed.maps[0].validPaths == 0 && first.maps[0].validPaths == 1)
+        #expect(collector.parsedMaps.map(of: reading, sysfsName: nil) == nil)
+        // the same text under another identity (the map re-created with another uuid) is not the same map
+        var other = try #require(try await dm.multipathMaps().first)
+        other.device.uuid = "mpath-other"
+        #expect(collector.parsedMaps.map(of: other, sysfsName: nil) == nil)
+        // a map gone is forgotten
+        let failedReading = try #require(try await dm.multipathMaps().first)
+        #expect(collector.parsedMaps.map(of: failedReading, sysfsName: nil) == failed.maps[0])
+        await dm.remove("rr")
+        #expect(try await collector.collect().maps.isEmpty)
+        #expect(collector.parsedMaps.map(of: failedReading, sysfsName: nil) == nil)
+    }
+
     @Test("refresh of a reloaded map reads the table again; of a removed map drops it; of a new map adds it")
     func refreshReloadRemoveAdd() async throws {
         let dm = try Self.demoDM()
