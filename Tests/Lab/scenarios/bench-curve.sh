@@ -217,6 +217,7 @@ cuts() {
 # table: curve.txt from the rows so far (rewritten after every size, so a run cut short by its
 # time limit still leaves the sizes it finished)
 table() {
+  local size scan st vl ll smj rss mrss p50 pmax p50i p50s form stack c line v l names unit mult goal first lastsize
   : > "$C"
   out "# the curve: sanpath beside multipath-tools at $(cut -f1 "$ROWS" | tr '\n' ' ')maps x 2 paths, $(date -u +%FT%TZ)"
   out "sanpath: ${SANPATH_REV:-(build not named: pass -e SANPATH_REV=...)}"
