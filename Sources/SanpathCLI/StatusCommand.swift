@@ -110,7 +110,7 @@ struct StatusCommand: AsyncParsableCommand {
                 .usage, "--root \(root): no captured dmsetup-status.txt and dmsetup-table.txt (status cannot read a kernel under a root)")
         }
         let sysfs = SysfsReader(root: base.appendingPathComponent("sys").path)
-        let multipathd = text("multipathd-show-maps.json").map { CapturedMultipathd(replies: ["show maps json": $0]) }
+        let multipathd = try CapturedMultipathd.captured(pathsReply: text("multipathd-show-paths.txt"), mapsJSON: text("multipathd-show-maps.json"))
         let collector = SnapshotCollector(
             deviceMapper: CapturedDeviceMapper(dmsetupStatus: status, dmsetupTable: table, sysfs: sysfs), sysfs: sysfs,
             ifaceFiles: IfaceFilesReader(root: root), multipathd: multipathd, logger: logger)

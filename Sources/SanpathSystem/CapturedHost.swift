@@ -74,6 +74,15 @@ public struct CapturedMultipathd: MultipathdClient {
         self.replies = replies
     }
 
+    /// A captured host's multipathd: its `show paths raw format` reply when the capture has one,
+    /// else its `show maps json` (captures made before the daemon asked for paths), whose
+    /// paths answer the paths command field for field. nil when neither was captured.
+    public static func captured(pathsReply: String?, mapsJSON: String?) throws -> CapturedMultipathd? {
+        if let pathsReply { return CapturedMultipathd(replies: [MultipathdMaps.pathsCommand: pathsReply]) }
+        guard let mapsJSON else { return nil }
+        return CapturedMultipathd(replies: [MultipathdMaps.pathsCommand: try MultipathdMaps(json: mapsJSON).pathsReply, "show maps json": mapsJSON])
+    }
+
     /// The captured reply, `fail` for a command it has none for (as multipathd answers an unknown
     /// command), or `.multipathd` when not running.
     public func command(_ command: String) async throws -> String {

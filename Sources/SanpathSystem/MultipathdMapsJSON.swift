@@ -59,6 +59,46 @@ public struct MultipathdMaps: Sendable, Hashable {
     }
 
     /// The checker state of a path of a map, by `major:minor`.
+    /// What the daemon asks multipathd for its path checkers' states, as multipath-tools' own
+    /// libdmmp asks it (`show paths raw format %d|%T|%w|%g`): one line a path, no header, no
+    /// padding, fields split by `|`. A few bytes a path, where `show maps json` is about 1.5 kB a
+    /// path: the reply of 64 maps cost the daemon ~0.1 s of CPU to decode under emulation.
+    public static let pathsCommand = "show paths raw format %m|%d|%D|%t|%o|%T"
+
+    /// Parses the reply of `pathsCommand`: `map|dev|maj:min|dm state|device state|checker state`
+    /// a line. Paths in no map (multipathd writes `[orphan]` or the like) are left out; a line
+    /// that is not six fields is a malformed reply (multipathd's `fail`, an older release
+    /// that does not know a wildcard).
+    public init(paths reply: String) throws {
+        version = ""
+        var maps: [String: Map] = [:]
+        var number = 0
+        for line in reply.split(separator: "\n", omittingEmptySubsequences: true) {
+            number += 1
+            let fields = line.split(separator: "|", maxSplits: 5, omittingEmptySubsequences: false)
+            guard fields.count == 6, !fields[0].isEmpty, fields[2].contains(":") else {
+                throw SanpathError(
+                    .malformedReply,
+                    "multipathd's '\(Self.pathsCommand)' reply is not one 'map|dev|maj:min|dm state|device state|checker state' a line: line \(number) is '\(line.prefix(80))'"
+                )
+            }
+            let name = String(fields[0])
+            if name.hasPrefix("[") { continue }
+            let path = PathState(
+                device: String(fields[1]), majorMinor: String(fields[2]), dmState: String(fields[3]), deviceState: String(fields[4]),
+                checkerState: String(fields[5]).trimmingWhitespace())
+            maps[name, default: Map(name: name, uuid: "", sysfsName: nil, paths: [])].paths.append(path)
+        }
+        self.maps = maps
+    }
+
+    /// These paths as multipathd answers `pathsCommand` (maps by name, paths in their order).
+    public var pathsReply: String {
+        maps.keys.sorted().flatMap { name in
+            maps[name]!.paths.map { "\(name)|\($0.device)|\($0.majorMinor)|\($0.dmState)|\($0.deviceState)|\($0.checkerState)\n" }
+        }.joined()
+    }
+
     public func checkerState(map: String, majorMinor: String) -> String? {
         maps[map]?.paths.first { $0.majorMinor == majorMinor }?.checkerState
     }

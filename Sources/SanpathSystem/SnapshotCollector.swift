@@ -240,13 +240,13 @@ public struct SnapshotCollector: Sendable {
         String(format: "%.1f", Double(duration.components.seconds) * 1000 + Double(duration.components.attoseconds) / 1e15)
     }
 
-    /// multipathd's checker states (`show maps json`), and whether it answered; both nil when
+    /// multipathd's checker states (`show paths raw format …`), and whether it answered; both nil when
     /// the collector has no multipathd client.
     public func askMultipathd() async -> MultipathdView {
         guard let multipathd else { return MultipathdView(maps: nil, running: nil) }
         do {
-            let reply = try await multipathd.command("show maps json")
-            return MultipathdView(maps: try MultipathdMaps(json: reply), running: true)
+            let reply = try await multipathd.command(MultipathdMaps.pathsCommand)
+            return MultipathdView(maps: try MultipathdMaps(paths: reply), running: true)
         } catch let error as SanpathError where error.code == .malformedReply {
             logger.warning("multipathd answered, but not with the JSON sanpath reads", metadata: ["error": "\(error)"])
             return MultipathdView(maps: nil, running: true)

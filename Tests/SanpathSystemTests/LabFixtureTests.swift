@@ -26,7 +26,7 @@ struct LabFixtureTests {
         SnapshotCollector(
             deviceMapper: try deviceMapper(state), sysfs: sysfs(state),
             ifaceFiles: IfaceFilesReader(root: Fixture.root.appendingPathComponent("lab/\(state)").path),
-            multipathd: CapturedMultipathd(replies: ["show maps json": try Fixture.text("lab/\(state)/multipathd-show-maps.json")]),
+            multipathd: try #require(try CapturedMultipathd.captured(pathsReply: nil, mapsJSON: try Fixture.text("lab/\(state)/multipathd-show-maps.json"))),
             logger: Logger(label: "test"))
     }
 

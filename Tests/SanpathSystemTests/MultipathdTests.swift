@@ -34,6 +34,22 @@ struct MultipathdTests {
         #expect(missing.message.contains("no 'chk_st' at .maps[0].path_groups[0].paths[0]"), "\(missing.message)")
     }
 
+    @Test("the paths the daemon asks for (show paths raw format): the same checker states as show maps json, orphans left out")
+    func pathsReply() throws {
+        let json = try MultipathdMaps(json: try Fixture.demoMapsJSON())
+        // multipathd writes an orphan's map as "[orphan]"; a checker state can hold a space
+        let reply = json.pathsReply + "[orphan]|sdz|65:144|undef|running|ready\nmpathb|sdc|8:32|active|running|i/o pending\n"
+        let paths = try MultipathdMaps(paths: reply)
+        #expect(paths.maps["mpatha"]?.paths == json.maps["mpatha"]?.paths)
+        #expect(paths.checkerState(map: "mpatha", majorMinor: "8:0") == "ready")
+        #expect(paths.checkerState(map: "mpathb", majorMinor: "8:32") == "i/o pending")
+        #expect(!paths.maps.keys.contains("[orphan]"))
+        #expect(try MultipathdMaps(paths: "").maps.isEmpty, "no paths: no maps")
+        let fail = try #require(throws: SanpathError.self) { try MultipathdMaps(paths: "fail\n") }
+        #expect(fail.code == .malformedReply)
+        #expect(fail.message.contains("line 1 is 'fail'"), "\(fail.message)")
+    }
+
     @Test("a command goes out framed as libmpathcmd frames it and the reply comes back without its NUL")
     func commandRoundTrip() async throws {
         let reply = try Fixture.demoMapsJSON()

@@ -35,7 +35,7 @@ struct SnapshotCollectorTests {
 
     @Test("checker states from multipathd's JSON land on the paths they belong to")
     func checkerStates() async throws {
-        let collector = Self.collector(try Self.demoDM(), multipathd: CapturedMultipathd(replies: ["show maps json": try Fixture.demoMapsJSON()]))
+        let collector = Self.collector(try Self.demoDM(), multipathd: try #require(try CapturedMultipathd.captured(pathsReply: nil, mapsJSON: try Fixture.demoMapsJSON())))
         let collection = try await collector.timedCollect()
         let map = try #require(collection.snapshot.maps.first)
         #expect(map.name == "mpatha" && map.wwid == "36001405ab5e1ab000000000000000000")

@@ -87,6 +87,7 @@ capture() {
   dmsetup table > "$d/dmsetup-table.txt" 2>&1
   dmsetup ls --target multipath > "$d/dmsetup-ls-target-multipath.txt" 2>&1
   multipathd show maps json > "$d/multipathd-show-maps.json" 2>&1
+  multipathd show paths raw format "%m|%d|%D|%t|%o|%T" > "$d/multipathd-show-paths.txt" 2>&1  # what the daemon asks
   multipathd show paths raw format "%d %t %T %o %m" > "$d/multipathd-show-paths-raw.txt" 2>&1
   multipath -ll > "$d/multipath-ll.txt" 2>&1
   iscsiadm -m session -P 3 > "$d/iscsiadm-session-P3.txt" 2>&1

@@ -304,6 +304,9 @@ check "3. a latency for every other cut ($nl of $((CUTS - blips)))" test "$nl" =
 p99=$(pct 99 "$OUT/latency-s.txt")
 check "3. each sink's p99 from the cut within 100 ms of the observer's ($latency_goals; kernel-to-webhook p99 $(ms "$p99") ms)" \
   bash -c "! grep -q 'not met' <<< '$latency_goals'"
+# what the daemon asks multipathd for, beside the JSON at the same moment (a fixture pair)
+multipathd show paths raw format '%m|%d|%D|%t|%o|%T' > "$OUT/multipathd-show-paths.txt" 2>&1
+multipathd show maps json > "$OUT/multipathd-show-maps.json" 2>&1
 # ---- 1b. what each periodic job costs while idle: the same idle CPU with the portal probes
 # stopped, then the SAN host probes too (their interval set to an hour by a reload); PHASE_S each
 if [ "$PHASE_S" -gt 0 ]; then
