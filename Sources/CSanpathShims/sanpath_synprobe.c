@@ -114,12 +114,10 @@ void sanpath_syn_close(sanpath_syn_prober *prober) {
 #undef FAIL
 #define FAIL(name) do { *step = (name); *error_number = errno; return SANPATH_SYN_ERROR; } while (0)
 
-int sanpath_syn_probe_once(sanpath_syn_prober *prober, int timeout_ms, const char **step, int *error_number) {
-    *step = "";
-    *error_number = 0;
-    long long deadline = now_ms() + timeout_ms;
+// Drains what came before (a late answer to an earlier probe is not this one's) and sends one
+// SYN with a fresh sequence number: 0, or SANPATH_SYN_ERROR.
+static int syn_send(sanpath_syn_prober *prober, const char **step, int *error_number) {
     uint8_t packet[1500];
-    // a late answer to an earlier probe (or what came before the filter) is not this one's
     while (recv(prober->raw, packet, sizeof packet, 0) >= 0) {}
 
     uint32_t sequence;
@@ -137,17 +135,17 @@ int sanpath_syn_probe_once(sanpath_syn_prober *prober, int timeout_ms, const cha
     struct sockaddr_in to = prober->destination;
     to.sin_port = 0;  // raw IPv4 sockets take the protocol from the socket, not a port
     if (sendto(prober->raw, segment, sizeof segment, 0, (struct sockaddr *)&to, sizeof to) != (ssize_t)sizeof segment) FAIL("send");
+    return 0;
+}
 
+// Reads what the raw socket holds: SANPATH_SYN_OPEN or _REFUSED for the peer's answer, 0 when
+// nothing (or only other segments) came, SANPATH_SYN_ERROR when a receive failed.
+static int syn_receive(sanpath_syn_prober *prober, const char **step, int *error_number) {
+    uint8_t packet[1500];
     for (;;) {
-        long long left = deadline - now_ms();
-        if (left <= 0) return SANPATH_SYN_TIMEOUT;
-        struct pollfd ready = { .fd = prober->raw, .events = POLLIN };
-        int polled = poll(&ready, 1, (int)left);
-        if (polled < 0 && errno == EINTR) continue;
-        if (polled < 0) FAIL("poll");
-        if (polled == 0) return SANPATH_SYN_TIMEOUT;
         ssize_t got = recv(prober->raw, packet, sizeof packet, 0);
-        if (got < 0 && (errno == EAGAIN || errno == EINTR)) continue;
+        if (got < 0 && errno == EINTR) continue;
+        if (got < 0 && errno == EAGAIN) return 0;
         if (got < 0) FAIL("receive");
         if (got < (ssize_t)sizeof(struct iphdr)) continue;
         const struct iphdr *ip = (const struct iphdr *)packet;
@@ -160,6 +158,64 @@ int sanpath_syn_probe_once(sanpath_syn_prober *prober, int timeout_ms, const cha
         // with that one's: it is alive and listening all the same
         if (answer->rst) return SANPATH_SYN_REFUSED;
         if (answer->ack) return SANPATH_SYN_OPEN;
+    }
+}
+
+int sanpath_syn_probe_once(sanpath_syn_prober *prober, int timeout_ms, const char **step, int *error_number) {
+    int result;
+    long long elapsed;
+    sanpath_syn_probe_all(&prober, 1, timeout_ms, &result, &elapsed, step, error_number);
+    return result;
+}
+
+#undef FAIL
+
+void sanpath_syn_probe_all(sanpath_syn_prober *const *probers, int count, int timeout_ms, int *results,
+                           long long *elapsed_us, const char **steps, int *error_numbers) {
+    struct timespec started;
+    clock_gettime(CLOCK_MONOTONIC, &started);
+    long long deadline = now_ms() + timeout_ms;
+    int pending = 0;
+    for (int i = 0; i < count; i++) {
+        steps[i] = "";
+        error_numbers[i] = 0;
+        elapsed_us[i] = 0;
+        results[i] = syn_send(probers[i], &steps[i], &error_numbers[i]);
+        if (results[i] == 0) pending++;
+    }
+    struct pollfd ready[64];
+    int index[64];
+    while (pending > 0) {
+        long long left = deadline - now_ms();
+        int watched = 0;
+        for (int i = 0; i < count && watched < 64; i++) {
+            if (results[i] != 0) continue;
+            ready[watched] = (struct pollfd){ .fd = probers[i]->raw, .events = POLLIN };
+            index[watched++] = i;
+        }
+        int polled = left > 0 ? poll(ready, (nfds_t)watched, (int)left) : 0;
+        if (polled < 0 && errno == EINTR) continue;
+        if (polled <= 0) {
+            // the deadline passed (or poll failed): what has not answered did not in time
+            int code = errno;
+            for (int i = 0; i < count; i++) {
+                if (results[i] != 0) continue;
+                results[i] = polled < 0 ? SANPATH_SYN_ERROR : SANPATH_SYN_TIMEOUT;
+                if (polled < 0) { steps[i] = "poll"; error_numbers[i] = code; }
+            }
+            break;
+        }
+        for (int w = 0; w < watched; w++) {
+            if (ready[w].revents == 0) continue;
+            int i = index[w];
+            results[i] = syn_receive(probers[i], &steps[i], &error_numbers[i]);
+            if (results[i] != 0) {
+                pending--;
+                struct timespec now;
+                clock_gettime(CLOCK_MONOTONIC, &now);
+                elapsed_us[i] = (now.tv_sec - started.tv_sec) * 1000000LL + (now.tv_nsec - started.tv_nsec) / 1000;
+            }
+        }
     }
 }
 

@@ -88,7 +88,7 @@ public struct MonitorDaemon: Sendable {
             delivery,
             UdevEventService(engine: engine, source: boundaries.udev, logger: logger),
             ResyncService(engine: engine, interval: { store.current.resyncInterval }),
-            MultipathdService(engine: engine, interval: { store.current.resyncInterval }),
+            MultipathdService(engine: engine, interval: { store.current.multipathdInterval }),
             MonitorHTTP.application(
                 listen: settings.listen, endpoints: endpoints, logger: logger, listening: { listening.continuation.finish() }),
             SystemdNotifyService(
@@ -125,7 +125,16 @@ public struct MonitorDaemon: Sendable {
                 guard let iface = path.iface, let nic = site.nic(forIface: iface) else { return nil }
                 return .portal(path.portal.description, host: path.portal.host, port: path.portal.port, nic: nic, engine: engine)
             }
-            if !portals.isEmpty {
+            // half-open probes of IPv4 portals run on a thread of their own; else probes by task
+            let loop =
+                (boundaries.portalProber as? TCPProber)?.halfOpen == true
+                ? SynProbeLoop(endpoints: portals.map { SynProbeLoop.Endpoint(host: $0.host, port: $0.port, device: $0.device) }) : nil
+            if let loop {
+                services.append(
+                    PortalProbeLoopService(
+                        loop: loop, targets: portals, interval: { store.current.portalProbes.interval },
+                        timeout: { store.current.portalProbes.timeout }, logger: logger))
+            } else if !portals.isEmpty {
                 services.append(
                     ProbeService(
                         prober: boundaries.portalProber, targets: { portals }, interval: { store.current.portalProbes.interval },

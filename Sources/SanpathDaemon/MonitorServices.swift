@@ -16,9 +16,9 @@ extension SnapshotCollector: SnapshotSource {
     }
 }
 
-/// Asks multipathd for its path checkers' states every `interval` (the resync interval), apart
-/// from the full scan: multipathd answers `show maps json` in a few hundred milliseconds at 64
-/// maps, and not at all during a reconfigure; neither may hold up a scan or an event.
+/// Asks multipathd for its path checkers' states every `interval` (`multipathd_interval`), apart
+/// from the full scan: multipathd may take a while to answer at many maps, and does not answer at
+/// all during a reconfigure; neither may hold up a scan or an event.
 public struct MultipathdService: Service {
     let engine: MonitorEngine
     let interval: @Sendable () -> Duration
@@ -150,6 +150,59 @@ public struct ProbeService: Service {
                 }
             }
             do { try await cancelWhenGracefulShutdown { try await Task.sleep(for: interval()) } } catch { return }
+        }
+    }
+}
+
+/// The portals' half-open probes as a `SynProbeLoop` runs them, on a thread of their own: the
+/// engine hears of every failure and of a portal's first answer after one, and of nothing while
+/// every portal answers.
+public struct PortalProbeLoopService: Service {
+    let loop: SynProbeLoop
+    let targets: [ProbeTarget]
+    let interval: @Sendable () -> Duration
+    let timeout: @Sendable () -> Duration
+    let logger: Logger
+
+    /// Creates the service; `targets` are the loop's endpoints in its order, `interval` and
+    /// `timeout` are read each round (reload).
+    public init(
+        loop: SynProbeLoop, targets: [ProbeTarget], interval: @escaping @Sendable () -> Duration, timeout: @escaping @Sendable () -> Duration,
+        logger: Logger
+    ) {
+        self.loop = loop
+        self.targets = targets
+        self.interval = interval
+        self.timeout = timeout
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        let (reports, continuation) = AsyncStream.makeStream(of: [SynProbeLoop.Report].self)
+        let thread = Thread { [loop, interval, timeout] in
+            loop.run(interval: { interval().seconds }, timeout: { timeout().seconds }, report: { continuation.yield($0) })
+            continuation.finish()
+        }
+        thread.name = "sanpath-probes"
+        thread.start()
+        await withTaskCancellationHandler {
+            await withGracefulShutdownHandler {
+                for await round in reports {
+                    for report in round {
+                        let target = targets[report.index]
+                        if let failure = report.failure {
+                            logger.debug(
+                                "probe failed",
+                                metadata: ["host": "\(target.host)", "port": "\(target.port)", "nic": "\(target.device ?? "-")", "reason": "\(failure)"])
+                        }
+                        await target.record(report.latency)
+                    }
+                }
+            } onGracefulShutdown: {
+                loop.stop()
+            }
+        } onCancel: {
+            loop.stop()
         }
     }
 }

@@ -67,9 +67,12 @@ final class Listener {
     let fd: Int32
     let port: Int
 
-    init(family: Int32, backlog: Int32 = 16) throws {
+    /// Listens on `port` (0: the kernel's choice), with SO_REUSEADDR.
+    init(family: Int32, backlog: Int32 = 16, port requested: Int = 0) throws {
         let fd = socket(family, Int32(SOCK_STREAM.rawValue), 0)
         self.fd = fd
+        var one: Int32 = 1
+        _ = setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
         var storage = sockaddr_storage()
         var length: socklen_t
         if family == AF_INET6 {
@@ -82,6 +85,7 @@ final class Listener {
             var addr = sockaddr_in()
             addr.sin_family = sa_family_t(AF_INET)
             addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+            addr.sin_port = in_port_t(UInt16(requested).bigEndian)
             length = socklen_t(MemoryLayout<sockaddr_in>.size)
             withUnsafeBytes(of: &addr) { raw in withUnsafeMutableBytes(of: &storage) { $0.copyMemory(from: raw) } }
         }

@@ -31,6 +31,12 @@ sanpath_syn_prober *sanpath_syn_open(const struct sockaddr_in *destination, cons
                                      const char **step, int *error_number);
 // One probe (a fresh sequence number); the SANPATH_SYN_* results above.
 int sanpath_syn_probe_once(sanpath_syn_prober *prober, int timeout_ms, const char **step, int *error_number);
+// Probes up to 64 probers at once: a SYN each, then one poll over all their sockets until each
+// has its answer or timeout_ms passed. For prober i: results[i] (SANPATH_SYN_*), elapsed_us[i]
+// (microseconds from the start to its answer), and steps[i] / error_numbers[i] where a system
+// call failed. One wake-up a round for every portal, where a probe each costs one a portal.
+void sanpath_syn_probe_all(sanpath_syn_prober *const *probers, int count, int timeout_ms, int *results,
+                           long long *elapsed_us, const char **steps, int *error_numbers);
 // Closes its sockets and frees it.
 void sanpath_syn_close(sanpath_syn_prober *prober);
 
