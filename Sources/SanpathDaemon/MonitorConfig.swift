@@ -104,9 +104,14 @@ public struct MonitorConfig: Sendable, Hashable {
         public var execs: [Exec] = []
     }
 
-    /// How often everything is re-read even without events: the events carry every change, the
-    /// resync only catches one the kernel dropped, so once a minute.
-    public var resyncInterval: Duration = .seconds(60)
+    /// How often everything is re-read even without events: the kernel's events carry every map
+    /// and path change, a lost event is seen at once (ENOBUFS) and rescans, and the portal probes
+    /// rescan when a path's network goes; the resync catches the rest (an iface file edited,
+    /// a NIC down with the probes off), and each costs a full scan: every 5 minutes.
+    public var resyncInterval: Duration = .seconds(300)
+    /// How often multipathd is asked for its path checkers' states (`show paths raw format`),
+    /// which also tells whether it answers: a stopped multipathd is known within this.
+    public var multipathdInterval: Duration = .seconds(60)
     /// Where udev events come from.
     public var udevSource: UdevSource = .kernel
     /// The state database (outbox, firing alerts).

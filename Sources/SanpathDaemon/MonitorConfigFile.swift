@@ -30,8 +30,9 @@ extension MonitorConfig {
         }
         var config = MonitorConfig()
         let top = ConfigTable(root, path: "")
-        try top.rejectUnknown(["resync_interval", "udev_source", "state", "san_hosts", "portal_probes", "alerts", "nagios", "http", "sinks"])
+        try top.rejectUnknown(["resync_interval", "multipathd_interval", "udev_source", "state", "san_hosts", "portal_probes", "alerts", "nagios", "http", "sinks"])
         config.resyncInterval = try top.duration("resync_interval", positive: true) ?? config.resyncInterval
+        config.multipathdInterval = try top.duration("multipathd_interval", positive: true) ?? config.multipathdInterval
         if let (name, location) = try top.string("udev_source") {
             guard let source = UdevSource(rawValue: name) else {
                 throw ConfigTable.error("udev_source", "must be kernel or udev", at: location, text: name)

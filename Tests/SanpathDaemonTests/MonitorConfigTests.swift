@@ -61,6 +61,7 @@ struct MonitorConfigTests {
         let config = try MonitorConfig.parse(
             """
             resync_interval = "500ms"
+            multipathd_interval = "15s"
             udev_source = "udev"
             [state]
             database = "/srv/sanpath/state.sqlite"
@@ -95,6 +96,7 @@ struct MonitorConfigTests {
             timeout = "5s"
             """, source: "monitor.toml")
         #expect(config.resyncInterval == .milliseconds(500))
+        #expect(config.multipathdInterval == .seconds(15))
         #expect(config.udevSource == .udev)
         #expect(config.stateDatabase == "/srv/sanpath/state.sqlite")
         #expect(config.retention == .seconds(2 * 86_400))

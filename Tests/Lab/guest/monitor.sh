@@ -71,7 +71,7 @@ monitor_config() {
   mkdir -p "$MON_DIR"
   {
     echo "# sanpath monitor settings of the lab ($kind); keys not given keep etc/sanpath/monitor.toml's defaults"
-    if [ "$kind" = lab ]; then echo 'resync_interval = "10s"'; fi
+    if [ "$kind" = lab ]; then echo 'resync_interval = "10s"'; echo 'multipathd_interval = "10s"'; fi
     echo 'udev_source = "kernel"'
     printf '\n[state]\ndatabase = "%s"\n' "$MON_DIR/monitor.sqlite"
     if [ "$kind" = lab ]; then
