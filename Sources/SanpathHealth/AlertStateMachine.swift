@@ -75,11 +75,17 @@ public struct AlertStateMachine: Sendable {
     public private(set) var alerts: [String: State] = [:]
     /// Monotonic times of each alert's recent transitions, for flap damping.
     public private(set) var transitions: [String: [Double]] = [:]
+    /// The millisecond each key last fired at: an event's id holds it, so a key that fires again
+    /// within the same millisecond (a flap faster than the clock's step) starts a millisecond later.
+    private var lastStart: [String: Int] = [:]
 
     /// Creates the machine; `restored` are alerts that were firing when the daemon stopped.
     public init(policy: AlertPolicy = AlertPolicy(), restored: [Firing] = []) {
         self.policy = policy
-        for firing in restored { alerts[firing.candidate.key] = .firing(firing) }
+        for firing in restored {
+            alerts[firing.candidate.key] = .firing(firing)
+            lastStart[firing.candidate.key] = Self.milliseconds(firing.startedAt)
+        }
     }
 
     /// The alerts firing now (including those waiting out a hold).
@@ -168,7 +174,12 @@ public struct AlertStateMachine: Sendable {
 
     mutating func fire(_ candidate: AlertCandidate, now: Double, wall: Date) -> AlertEvent {
         record(candidate.key, now)
-        let firing = Firing(candidate: candidate, startedAt: wall, startedMonotonic: now, flapping: false)
+        var start = wall
+        if let last = lastStart[candidate.key], Self.milliseconds(start) <= last {
+            start = Date(timeIntervalSince1970: Double(last + 1) / 1000)
+        }
+        lastStart[candidate.key] = Self.milliseconds(start)
+        let firing = Firing(candidate: candidate, startedAt: start, startedMonotonic: now, flapping: false)
         alerts[candidate.key] = .firing(firing)
         return AlertStateMachine.event(firing, state: .firing, time: wall)
     }
@@ -179,8 +190,11 @@ public struct AlertStateMachine: Sendable {
         return AlertStateMachine.event(firing, state: .resolved, time: wall)
     }
 
+    /// A time as an event id holds it: milliseconds since 1970.
+    static func milliseconds(_ time: Date) -> Int { Int((time.timeIntervalSince1970 * 1000).rounded()) }
+
     static func event(_ firing: Firing, state: AlertEvent.State, time: Date, escalated: Bool = false) -> AlertEvent {
-        let start = Int((firing.startedAt.timeIntervalSince1970 * 1000).rounded())
+        let start = milliseconds(firing.startedAt)
         var summary = firing.candidate.summary
         let suffix = escalated ? "/escalated-\(firing.candidate.severity.rawValue)" : ""
         if state == .resolved {

@@ -115,6 +115,25 @@ func run(_ steps: [Step], policy: AlertPolicy = AlertPolicy(), restored: [AlertS
         #expect(resolve.first?.summary.hasPrefix("resolved: ") == true)
     }
 
+    /// An event id holds its alert's start in milliseconds: a path that flaps twice within one
+    /// millisecond must not make two alerts with one id (the outbox would keep only the first).
+    @Test func aFlapWithinOneMillisecondStillGetsItsOwnIDs() {
+        var policy = AlertPolicy()
+        policy.flapTransitions = 1000  // no flap damping: every transition is an event
+        var machine = AlertStateMachine(policy: policy)
+        let wall = Date(timeIntervalSince1970: 5)
+        var ids: [String] = []
+        for step in 0..<3 {
+            ids += machine.evaluate([candidate("path-lost:sdb")], monotonic: Double(step), wall: wall).map(\.id)
+            ids += machine.evaluate([], monotonic: Double(step) + 0.5, wall: wall).map(\.id)
+        }
+        #expect(
+            ids == [
+                "path-lost:sdb@5000/firing", "path-lost:sdb@5000/resolved", "path-lost:sdb@5001/firing", "path-lost:sdb@5001/resolved",
+                "path-lost:sdb@5002/firing", "path-lost:sdb@5002/resolved",
+            ])
+    }
+
     /// A daemon restart must neither fire again nor forget the alert.
     @Test func restoredAlertsDoNotFireAgain() {
         let restored = AlertStateMachine.Firing(
