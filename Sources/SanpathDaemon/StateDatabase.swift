@@ -34,6 +34,17 @@ public final class StateDatabase: Sendable {
             configuration.label = "sanpath-state"
             // a second daemon on the same file waits instead of failing at once
             configuration.busyMode = .timeout(5)
+            // A write-ahead log, synced at checkpoints rather than at every commit: an alert's
+            // outbox write is an append, not a journal file made, synced twice and deleted
+            // (under emulation that was 9 ms at the median and 56 ms at p99 on the way from the
+            // kernel's event to the sinks). A daemon that crashes or is killed loses nothing (the
+            // log is in the kernel's page cache); a host that loses power may lose the last
+            // writes, never the database, and its alerts are found again from the kernel's state
+            // when it is back.
+            if path != ":memory:" {
+                configuration.journalMode = .wal
+                configuration.prepareDatabase { db in try db.execute(sql: "PRAGMA synchronous = NORMAL") }
+            }
             queue = try DatabaseQueue(path: path, configuration: configuration)
             try StateDatabase.migrator.migrate(queue)
         } catch {
