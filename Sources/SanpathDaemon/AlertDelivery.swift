@@ -87,13 +87,14 @@ public final class AlertDelivery: Service, AlertDispatcher {
         let changes = try AlertStateChanges.tracking(events)
         let entries = try await outbox.enqueueEntries(events, for: sinks.map(\.name), state: changes)
         let written = MonotonicClock.now()
-        for event in events {
-            logger.debug("alert written", metadata: ["alert_id": "\(event.id)", "written_mono": "\(MonitorEngine.stamp(written))"])
-        }
         fresh.withLock { fresh in
             for entry in entries { fresh[entry.sink, default: []].append(entry) }
         }
         for wakeup in wakeups.values { wakeup.continuation.yield() }
+        // after the sinks were woken: the line is not on the alert's way
+        for event in events {
+            logger.debug("alert written", metadata: ["alert_id": "\(event.id)", "written_mono": "\(MonitorEngine.stamp(written))"])
+        }
     }
 
     /// Per sink: pending and kept entries and the oldest pending entry's last error.

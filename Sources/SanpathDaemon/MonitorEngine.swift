@@ -348,12 +348,14 @@ public actor MonitorEngine {
         let evaluated = monotonic()
         let events = machine.evaluate(candidates, monotonic: evaluated, wall: Date())
         scheduleTick()
+        // the alerts go first: the debug lines below are written once they are handed over
+        if !events.isEmpty { await dispatcher.dispatch(events) }
+        guard logger.logLevel <= .debug else { return }
         logger.debug(
             "evaluated",
             metadata: [
                 "cause": "\(cause)", "ms": "\(Self.milliseconds(evaluated - start))", "reused": "\(reused)", "events": "\(events.count)",
             ])
-        guard !events.isEmpty else { return }
         // the log sink reports each alert; this traces its legs: event receipt, evaluation (and
         // in AlertDelivery the outbox write and each sink's hand-over), CLOCK_MONOTONIC seconds
         for event in events {
@@ -363,7 +365,6 @@ public actor MonitorEngine {
             if let received { metadata["received_mono"] = "\(Self.stamp(received))" }
             logger.debug("alert \(event.state.rawValue)", metadata: metadata)
         }
-        await dispatcher.dispatch(events)
     }
 
     /// A CLOCK_MONOTONIC reading as the debug lines print it (microseconds, as `udevadm monitor`).
