@@ -167,23 +167,36 @@ final class DMControl {
 
     let fd: Int32
     private(set) var buffer: UnsafeMutableRawPointer
+    /// The buffer's size.
+    private var capacity: UInt32 = 16 * 1024
+    /// The data area the last call offered the kernel: what the reply in the buffer may span.
     private(set) var size: UInt32 = 16 * 1024
+    /// The data area each kind of call offers, grown when the kernel says it was too small. The
+    /// kernel copies a DM_TABLE_STATUS's whole data area in (and allocates it) before it writes
+    /// the reply, so a map's status or table (a few hundred bytes for a few paths) offers 2 KiB,
+    /// not the list's 16 KiB: 128 calls a scan at 64 maps.
+    private var offered: [Bool: UInt32] = [true: 16 * 1024, false: 2 * 1024]
 
     private init(fd: Int32) {
         self.fd = fd
-        buffer = UnsafeMutableRawPointer.allocate(byteCount: Int(size), alignment: 8)
+        buffer = UnsafeMutableRawPointer.allocate(byteCount: Int(capacity), alignment: 8)
     }
 
-    /// Runs `call` on the buffer, doubling it while the kernel says it was too small (a map of many
-    /// paths, a host of many devices); throws what the ioctl's errno means.
-    private func run(_ what: String, name: String?, _ call: (UnsafeMutableRawPointer, UInt32) -> Int32) throws {
+    /// Runs `call` on the buffer, offering the kernel a data area that doubles while the kernel
+    /// says it was too small (a map of many paths, a host of many devices); `list` is the device
+    /// list, which is offered more; throws what the ioctl's errno means.
+    private func run(_ what: String, name: String?, list: Bool = false, _ call: (UnsafeMutableRawPointer, UInt32) -> Int32) throws {
         while true {
+            size = offered[list, default: capacity]
             let rc = call(buffer, size)
             if rc == 0 { return }
             if rc == 1, size < 64 * 1024 * 1024 {
-                buffer.deallocate()
-                size *= 2
-                buffer = UnsafeMutableRawPointer.allocate(byteCount: Int(size), alignment: 8)
+                offered[list] = size * 2
+                if size * 2 > capacity {
+                    buffer.deallocate()
+                    capacity = size * 2
+                    buffer = UnsafeMutableRawPointer.allocate(byteCount: Int(capacity), alignment: 8)
+                }
                 continue
             }
             let code = -rc
@@ -198,7 +211,7 @@ final class DMControl {
 
     /// Every device's name, sorted (the kernel lists in hash order).
     func deviceNames() throws -> [String] {
-        try run("DM_LIST_DEVICES", name: nil) { sanpath_dm_list(fd, $0, $1) }
+        try run("DM_LIST_DEVICES", name: nil, list: true) { sanpath_dm_list(fd, $0, $1) }
         var names: [String] = []
         var cursor: UInt32 = 0
         while let name = sanpath_dm_list_next(buffer, size, &cursor) { names.append(String(cString: name)) }
