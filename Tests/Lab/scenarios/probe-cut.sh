@@ -65,8 +65,8 @@ for ((i = 1; i <= CUTS; i++)); do
 done
 dmesg_after=$(dmesg | grep -c "iSCSI Login negotiation failed")
 n_alert=$(grep -c . "$OUT/daemon-ms") n_dm=$(grep -c . "$OUT/dm-ms")
-out "daemon knew: $n_alert of $CUTS cuts; p50 $(pct 50 "$OUT/daemon-ms") ms, max $(pct 100 "$OUT/daemon-ms") ms (target <= 2000 ms)"
-out "dm failed the path: $n_dm of $CUTS cuts; p50 $(pct 50 "$OUT/dm-ms") ms, max $(pct 100 "$OUT/dm-ms") ms"
+out "daemon knew: $n_alert of $CUTS cuts; p50 $(pct 50 "$OUT/daemon-ms") ms, max $(pct 100 "$OUT/daemon-ms") ms (goal <= 2000 ms after the cut: $(awk -v m="$(pct 100 "$OUT/daemon-ms")" -v n="$n_alert" -v c="$CUTS" 'BEGIN { print (n == c && m != "" && m <= 2000 ? "met" : "not met") }'))"
+out "dm failed the path: $n_dm of $CUTS cuts; p50 $(pct 50 "$OUT/dm-ms") ms, max $(pct 100 "$OUT/dm-ms") ms (goal: the daemon first, before iSCSI's replacement timeout fails the path: $(awk -v a="$(pct 100 "$OUT/daemon-ms")" -v d="$(pct 0 "$OUT/dm-ms")" 'BEGIN { print (a != "" && d != "" && a < d ? "met" : "not met") }'))"
 out "target's log, 'iSCSI Login negotiation failed' lines during the run: $((dmesg_after - dmesg_before))"
 check "the daemon alerted on every cut" test "$n_alert" = "$CUTS"
 check "the daemon knew <= 2 s after each cut (max $(pct 100 "$OUT/daemon-ms") ms)" test "$(pct 100 "$OUT/daemon-ms")" -le 2000
