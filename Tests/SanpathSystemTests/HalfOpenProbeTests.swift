@@ -6,8 +6,9 @@ import Testing
 @testable import SanpathSystem
 
 /// Whether this process may open a raw socket (CAP_NET_RAW): the half-open probe needs it, and
-/// without it the prober connects instead, which these tests must not mistake for a SYN probe.
-private let rawSocketsAllowed: Bool = {
+/// without it the prober connects instead, which these tests must not mistake for a SYN probe
+/// (and the probe loop cannot run).
+let rawSocketsAllowed: Bool = {
     let fd = socket(AF_INET, Int32(SOCK_RAW.rawValue), Int32(IPPROTO_TCP))
     guard fd >= 0 else { return false }
     close(fd)

@@ -5,14 +5,6 @@ import Testing
 
 @testable import SanpathSystem
 
-/// Whether this process may open a raw socket (CAP_NET_RAW), which the loop needs.
-private let rawSocketsAllowed: Bool = {
-    let fd = socket(AF_INET, Int32(SOCK_RAW.rawValue), Int32(IPPROTO_TCP))
-    guard fd >= 0 else { return false }
-    close(fd)
-    return true
-}()
-
 /// Runs a loop on a thread of its own and collects its reports.
 private final class LoopRun: Sendable {
     let loop: SynProbeLoop
