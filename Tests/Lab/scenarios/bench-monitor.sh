@@ -87,9 +87,18 @@ hz=$(getconf CLK_TCK)
 # the pages each process touches while idle: clear the referenced bits, read them back at the end
 echo 1 > /proc/$MON_PID/clear_refs; echo 1 > /proc/$mpd/clear_refs
 l0=$(grep -c . "$MON_LOG")
+# per thread: "TID TICKS NAME" (utime+stime of /proc/PID/task/TID/stat, its comm)
+thread_ticks() { for t in /proc/$1/task/*; do echo "${t##*/} $(awk '{ print $14 + $15 }' "$t/stat" 2>/dev/null) $(tr ' ' _ < "$t/comm" 2>/dev/null)"; done; }
+thread_ticks $MON_PID > "$OUT/threads-before.txt"
 d0=$(ticks $MON_PID) m0=$(ticks $mpd) t0=$(now)
 sleep "$IDLE_S"
 d1=$(ticks $MON_PID) m1=$(ticks $mpd) el=$(since "$t0")
+thread_ticks $MON_PID > "$OUT/threads-after.txt"
+# the idle CPU by thread name (the probe loop's thread is sanpath-probes; NIO's event loops, the
+# Swift concurrency pool, Dispatch's workers and SQLite's have theirs), a thread's digits folded
+awk -v h="$(getconf CLK_TCK)" -v e="$el" 'NR == FNR { b[$1] = $2; next } { n = $3; gsub(/[0-9]+/, "#", n); d[n] += $2 - ($1 in b ? b[$1] : 0); c[n]++ }
+  END { for (k in d) printf "%8.3f %%  %3d thread(s)  %s\n", 100 * d[k] / h / e, c[k], k }' \
+  "$OUT/threads-before.txt" "$OUT/threads-after.txt" | sort -rn > "$OUT/idle-threads.txt"
 l1=$(grep -c . "$MON_LOG")
 # what the daemon did meanwhile: its debug lines, by job (evaluations by cause), count, wall time
 # and, where the line says it, the process CPU time the job took
@@ -110,6 +119,8 @@ out "$(printf '%-22s RSS %6.1f MB (peak VmHWM %6.1f MB)  CPU %5.2f s = %5.2f %% 
 out "$(printf '%-22s RSS %6.1f MB (peak VmHWM %6.1f MB)  CPU %5.2f s = %5.2f %% of one CPU' 'multipathd' "$(awk -v k=$mrss 'BEGIN{print k/1024}')" "$(awk -v k="$(hwm_kb $mpd)" 'BEGIN{print k/1024}')" "$(awk -v a=$m0 -v b=$m1 -v h=$hz 'BEGIN{print (b-a)/h}')" "$(awk -v a=$m0 -v b=$m1 -v h=$hz -v e=$el 'BEGIN{print 100*(b-a)/h/e}')")"
 out "  sanpath monitor: $dbreak (mappings: daemon-smaps-summary.txt)"
 out "  multipathd:      $mbreak"
+out "  by thread (/proc/PID/task/*/stat over the same seconds, % of one CPU; idle-threads.txt):"
+while read -r line; do out "    $line"; done < <(head -8 "$OUT/idle-threads.txt")
 out "  what the daemon did (its debug lines: count, wall time, CPU time where timed, job):"
 while read -r line; do out "    $line"; done < "$OUT/idle-work.txt"
 cpu_ratio=$(awk -v a=$d0 -v b=$d1 -v c=$m0 -v d=$m1 'BEGIN { if (d - c <= 0) print "inf"; else printf "%.2f", (b - a) / (d - c) }')
@@ -310,23 +321,29 @@ multipathd show maps json > "$OUT/multipathd-show-maps.json" 2>&1
 # ---- 1b. what each periodic job costs while idle: the same idle CPU with the portal probes
 # stopped, then the SAN host probes too (their interval set to an hour by a reload); PHASE_S each
 if [ "$PHASE_S" -gt 0 ]; then
-  phase_cpu() {  # phase_cpu: % of one CPU the daemon used over PHASE_S seconds from now
-    local a b t
-    a=$(ticks $MON_PID) t=$(now); sleep "$PHASE_S"; b=$(ticks $MON_PID)
-    awk -v a=$a -v b=$b -v h=$hz -v e="$(since "$t")" 'BEGIN { printf "%.3f", 100 * (b - a) / h / e }'
+  phase_cpu() {  # phase_cpu NAME: % of one CPU the daemon used over PHASE_S seconds from now (by thread: phase-NAME-threads.txt)
+    local a b t e
+    thread_ticks $MON_PID > "$OUT/phase-$1-before.txt"
+    a=$(ticks $MON_PID) t=$(now); sleep "$PHASE_S"; b=$(ticks $MON_PID) e=$(since "$t")
+    thread_ticks $MON_PID > "$OUT/phase-$1-after.txt"
+    awk -v h="$hz" -v e="$e" 'NR == FNR { b[$1] = $2; next } { n = $3; gsub(/[0-9]+/, "#", n); d[n] += $2 - ($1 in b ? b[$1] : 0) }
+      END { for (k in d) if (d[k] > 0) printf "%.3f %% %s\n", 100 * d[k] / h / e, k }' "$OUT/phase-$1-before.txt" "$OUT/phase-$1-after.txt" |
+      sort -rn > "$OUT/phase-$1-threads.txt"
+    awk -v a=$a -v b=$b -v h=$hz -v e="$e" 'BEGIN { printf "%.3f", 100 * (b - a) / h / e }'
   }
   sleep 2
-  all=$(phase_cpu)
+  all=$(phase_cpu all)
   printf '\n[portal_probes]\ninterval = "1h"\n' >> "$MON_DIR/monitor.toml"; kill -HUP "$MON_PID"; sleep 5
-  noportal=$(phase_cpu)
+  noportal=$(phase_cpu noportal)
   printf '\n[san_hosts]\ninterval = "1h"\n' >> "$MON_DIR/monitor.toml"; kill -HUP "$MON_PID"; sleep 12
-  noprobes=$(phase_cpu)
+  noprobes=$(phase_cpu noprobes)
   out ""
   out "## 1b. idle CPU by job, % of one CPU over ${PHASE_S} s each (a reload sets a job's interval to an hour)"
   out "$(printf '%-46s %7s %%' "everything (as in 1)" "$all")"
   out "$(printf '%-46s %7s %%  -> portal probes %s %%' "portal probes stopped" "$noportal" "$(awk -v a="$all" -v b="$noportal" 'BEGIN { printf "%.3f", a - b }')")"
   out "$(printf '%-46s %7s %%  -> SAN host probes %s %%' "SAN host probes stopped too" "$noprobes" "$(awk -v a="$noportal" -v b="$noprobes" 'BEGIN { printf "%.3f", a - b }')")"
   out "(what remains: the resync and multipathd query, each timed by its debug line in 1, the HTTP server and timers)"
+  for ph in all noportal noprobes; do out "  $ph, by thread: $(head -5 "$OUT/phase-$ph-threads.txt" | paste -sd ';' | sed 's/;/; /g')"; done
 fi
 kill -TERM "$MON_PID"; wait "$MON_PID"
 cp "$MON_LOG" "$OUT/sanpath-monitor.log"
