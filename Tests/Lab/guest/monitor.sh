@@ -124,3 +124,45 @@ dm_path_state() {
 
 export MON_EVENTS RX_FILE MON_PORT LABHTTP
 export -f http_get mon_mark mon_events mon_count mon_wait mon_firing map_dm map_disk map_disks_at dm_paths_in dm_path_state disk_portal
+
+# ---- the bench scenarios' shared measurements (bench-monitor, bench-curve)
+scan_value() { http_get metrics | awk '$1 == "sanpath_scan_duration_seconds" { print $2 }'; }
+# bench_scans FILE TIMEOUT_S: SCANS daemon scans asked for by SIGHUP, each scan's
+# sanpath_scan_duration_seconds a line. A reload scans at once, but only a changed file is applied,
+# so each round adds or removes a resync_interval of 61 s; a scan not seen within TIMEOUT_S is left out
+bench_scans() {
+  local i t0 v last
+  : > "$1"
+  last=$(scan_value)
+  for ((i = 0; i < SCANS; i++)); do
+    if grep -q '^resync_interval = "61s"' "$MON_DIR/monitor.toml"; then sed -i '/^resync_interval = "61s"/d' "$MON_DIR/monitor.toml"
+    else sed -i '1a resync_interval = "61s"' "$MON_DIR/monitor.toml"; fi
+    kill -HUP "$MON_PID"
+    t0=$EPOCHREALTIME
+    sleep 1
+    until v=$(scan_value); [ -n "$v" ] && [ "$v" != "$last" ]; do
+      awk -v a="$t0" -v b="$EPOCHREALTIME" -v t="$2" 'BEGIN { exit !(b - a > t) }' && break
+      sleep 0.5
+    done
+    [ -n "$v" ] && [ "$v" != "$last" ] && { echo "$v" >> "$1"; last=$v; }
+    sleep 1
+  done
+}
+# bench_timed FILE CMD...: a first run (its output kept in FILE.out), then REPEAT timed runs, the
+# wall time in seconds a line in FILE
+bench_timed() {
+  local file=$1 i s; shift
+  : > "$file"
+  "$@" > "$file.out" 2>&1
+  for ((i = 0; i < REPEAT; i++)); do s=$EPOCHREALTIME; "$@" >/dev/null 2>&1; awk -v a="$s" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.6f\n", b - a }' >> "$file"; done
+}
+# rx_has MARK STATE KEY: the receiver got an event in STATE for KEY after line MARK
+rx_has() { tail -n +$(($1 + 1)) "$RX_FILE" | grep -F "\"state\":\"$2\"" | grep -qF "\"alertKey\":\"$3\""; }
+rx_wait() {  # rx_wait MARK STATE KEY TIMEOUT: look after 1 s, then every 0.2 s (little CPU beside the daemon)
+  local start=$EPOCHREALTIME
+  sleep 1
+  until rx_has "$1" "$2" "$3"; do
+    awk -v a="$start" -v b="$EPOCHREALTIME" -v t="$4" 'BEGIN { exit !(b - a > t) }' && return 1
+    sleep 0.2
+  done
+}

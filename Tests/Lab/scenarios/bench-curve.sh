@@ -124,42 +124,6 @@ paths_ready() { multipathd show paths raw format '%m %t %T' 2>/dev/null | awk '$
 daemon_maps() { http_get metrics | grep -c '^sanpath_map_valid_paths{'; }
 
 rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
-scan_value() { http_get metrics | awk '$1 == "sanpath_scan_duration_seconds" { print $2 }'; }
-# scans FILE: SCANS daemon scans asked for by SIGHUP (a reload toggling resync_interval 61s, as
-# bench-monitor), each scan's sanpath_scan_duration_seconds a line
-scans() {
-  local i t0 v last
-  : > "$1"
-  last=$(scan_value)
-  for ((i = 0; i < SCANS; i++)); do
-    if grep -q '^resync_interval = "61s"' "$MON_DIR/monitor.toml"; then sed -i '/^resync_interval = "61s"/d' "$MON_DIR/monitor.toml"
-    else sed -i '1a resync_interval = "61s"' "$MON_DIR/monitor.toml"; fi
-    kill -HUP "$MON_PID"
-    t0=$EPOCHREALTIME
-    sleep 1
-    until v=$(scan_value); [ -n "$v" ] && [ "$v" != "$last" ]; do
-      awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { exit !(b - a > 90) }' && break
-      sleep 0.5
-    done
-    [ -n "$v" ] && [ "$v" != "$last" ] && { echo "$v" >> "$1"; last=$v; }
-    sleep 1
-  done
-}
-timed() {  # timed FILE CMD...: a first run (output kept in FILE.out), then REPEAT timed runs (s a line)
-  local file=$1 i s; shift
-  : > "$file"
-  "$@" > "$file.out" 2>&1
-  for ((i = 0; i < REPEAT; i++)); do s=$EPOCHREALTIME; "$@" >/dev/null 2>&1; awk -v a="$s" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.6f\n", b - a }' >> "$file"; done
-}
-rx_has() { tail -n +$(($1 + 1)) "$RX_FILE" | grep -F "\"state\":\"$2\"" | grep -qF "\"alertKey\":\"$3\""; }
-rx_wait() {
-  local start=$EPOCHREALTIME
-  sleep 1
-  until rx_has "$1" "$2" "$3"; do
-    awk -v a="$start" -v b="$EPOCHREALTIME" -v t="$4" 'BEGIN { exit !(b - a > t) }' && return 1
-    sleep 0.2
-  done
-}
 is_iscsi() { readlink -f "/sys/block/$1/device" | grep -q '/session[0-9]'; }
 uev() {  # uev ACTION FILE: "STAMP MAP MAJ:MIN" of the dm uevents with DM_ACTION=ACTION
   awk -v want="$1" '/^KERNEL\[/ { ts = substr($1, 8, length($1) - 8); a = ""; p = ""; n = "" }
@@ -312,12 +276,12 @@ for size in $SIZES; do
   check "size $size: the daemon sees $size maps (/metrics sanpath_map_valid_paths)" bash -c '[ "$(http_get metrics | grep -c "^sanpath_map_valid_paths{")" = '"$size"' ]'
   sleep 5
   l0=$(grep -c . "$MON_LOG")
-  scans "$d/scans.txt"
+  bench_scans "$d/scans.txt" 90
   check "size $size: $SCANS daemon full scans measured" test "$(grep -c . "$d/scans.txt")" -ge "$SCANS"
-  timed "$d/t-status" sanpath status --format json --no-probe
-  timed "$d/t-volume-list" sanpath volume list --format json
-  timed "$d/t-multipath-ll" multipath -ll
-  timed "$d/t-show-maps-json" multipathd show maps json
+  bench_timed "$d/t-status" sanpath status --format json --no-probe
+  bench_timed "$d/t-volume-list" sanpath volume list --format json
+  bench_timed "$d/t-multipath-ll" multipath -ll
+  bench_timed "$d/t-show-maps-json" multipathd show maps json
   check "size $size: sanpath status lists $size maps" bash -c "[ \"\$(jq '.maps | length' '$d/t-status.out')\" = $size ]"
   check "size $size: sanpath volume list lists $size volumes" bash -c "[ \"\$(jq 'if type == \"array\" then length else (.volumes | length) end' '$d/t-volume-list.out')\" = $size ]"
   sleep 5

@@ -132,33 +132,11 @@ check "1. idle CPU of sanpath monitor <= 0.1 x multipathd's (${cpu_ratio} x)" te
 # ---- 2. full snapshot
 # a scan per SIGHUP, rather than waiting SCANS resync intervals: a reload scans at once, but only
 # a changed file is applied, so each round adds or removes a resync_interval of 61 s
-scan_value() { http_get metrics | awk '$1 == "sanpath_scan_duration_seconds" { print $2 }'; }
-: > "$OUT/scans.txt"
-last=$(scan_value)
 scan_log0=$(grep -c . "$MON_LOG")  # the scans' "full collection" debug lines come after this line
-for ((i = 0; i < SCANS; i++)); do
-  if grep -q '^resync_interval = "61s"' "$MON_DIR/monitor.toml"; then sed -i '/^resync_interval = "61s"/d' "$MON_DIR/monitor.toml"
-  else sed -i '1a resync_interval = "61s"' "$MON_DIR/monitor.toml"; fi
-  kill -HUP "$MON_PID"
-  t0=$EPOCHREALTIME
-  sleep 1
-  until v=$(scan_value); [ -n "$v" ] && [ "$v" != "$last" ]; do
-    awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { exit !(b - a > 20) }' && break
-    sleep 0.5
-  done
-  [ -n "$v" ] && [ "$v" != "$last" ] && { echo "$v" >> "$OUT/scans.txt"; last=$v; }
-  sleep 1
-done
-# wall time of a command, REPEAT runs, one number (s) a line in FILE
-timed() {
-  local file=$1 i s; shift
-  : > "$file"
-  "$@" > "$file.out" 2>&1
-  for ((i = 0; i < REPEAT; i++)); do s=$EPOCHREALTIME; "$@" >/dev/null 2>&1; awk -v a="$s" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.6f\n", b - a }' >> "$file"; done
-}
-timed "$OUT/t-multipath-ll" multipath -ll
-timed "$OUT/t-show-maps-json" multipathd show maps json
-timed "$OUT/t-status-json" sanpath status --format json --no-probe
+bench_scans "$OUT/scans.txt" 20
+bench_timed "$OUT/t-multipath-ll" multipath -ll
+bench_timed "$OUT/t-show-maps-json" multipathd show maps json
+bench_timed "$OUT/t-status-json" sanpath status --format json --no-probe
 ms() { awk -v s="$1" 'BEGIN { printf "%.1f", s * 1000 }'; }
 row() { out "$(printf '%-58s median %9s ms  min %9s ms  max %9s ms  (%s runs)' "$1" "$(ms "$(med "$2")")" "$(ms "$(pct 0 "$2")")" "$(ms "$(pct 100 "$2")")" "$(grep -c . "$2")")"; }
 out ""
@@ -192,16 +170,6 @@ maps=($(dmsetup ls --target multipath | awk '{print $1}' | sort))
 stdbuf -oL udevadm monitor --kernel --property --subsystem-match=block > "$OUT/udev-monitor.txt" 2>&1 &
 umon=$!
 sleep 2
-# rx_has MARK STATE KEY: the receiver got an event in STATE for KEY after line MARK
-rx_has() { tail -n +$(($1 + 1)) "$RX_FILE" | grep -F "\"state\":\"$2\"" | grep -qF "\"alertKey\":\"$3\""; }
-rx_wait() {  # rx_wait MARK STATE KEY TIMEOUT: look after 1 s, then every 0.2 s (little CPU beside the daemon)
-  local start=$EPOCHREALTIME
-  sleep 1
-  until rx_has "$1" "$2" "$3"; do
-    awk -v a="$start" -v b="$EPOCHREALTIME" -v t="$4" 'BEGIN { exit !(b - a > t) }' && return 1
-    sleep 0.2
-  done
-}
 : > "$OUT/cuts.txt"
 missed=0 unresolved=0
 for ((i = 0; i < CUTS; i++)); do
