@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -226,4 +227,8 @@ int sanpath_syn_probe(const struct sockaddr_in *destination, const char *device,
     int result = sanpath_syn_probe_once(prober, timeout_ms, step, error_number);
     sanpath_syn_close(prober);
     return result;
+}
+
+int sanpath_name_this_thread(const char *name) {
+    return prctl(PR_SET_NAME, (unsigned long)name, 0, 0, 0);
 }

@@ -19,8 +19,9 @@ struct MonitorCommand: AsyncParsableCommand {
         abstract: "Run the path-health daemon in the foreground (systemd runs it; see etc/systemd/sanpath-monitor.service).",
         discussion: HelpText.prose("""
             Watches dm-multipath path states (kernel uevents: a failed path is seen in milliseconds),
-            iSCSI sessions, iface bindings, NICs and the SAN management hosts; resyncs everything every
-            60 s (resync_interval) so a lost event never leaves the state wrong. Problems are grouped by root cause: a dead
+            iSCSI sessions, iface bindings, NICs and the SAN management hosts; asks multipathd for its
+            checkers' states every 60 s (multipathd_interval) and resyncs everything every 5 min
+            (resync_interval), so a lost event never leaves the state wrong. Problems are grouped by root cause: a dead
             NIC, portal or session is one alert naming every path and map it took down.
 
             Every alert transition is one JSON line on stdout:

@@ -89,8 +89,8 @@ public struct MonitorDaemon: Sendable {
             UdevEventService(engine: engine, source: boundaries.udev, logger: logger),
             ResyncService(engine: engine, interval: { store.current.resyncInterval }),
             MultipathdService(engine: engine, interval: { store.current.multipathdInterval }),
-            MonitorHTTP.application(
-                listen: settings.listen, endpoints: endpoints, logger: logger, listening: { listening.continuation.finish() }),
+            MonitorHTTP.server(
+                listen: settings.listen, endpoints: endpoints, logger: logger, listening: { _ in listening.continuation.finish() }),
             SystemdNotifyService(
                 notifier: notifier,
                 alive: {

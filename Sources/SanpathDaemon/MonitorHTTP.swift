@@ -1,7 +1,10 @@
 import Foundation
 import Hummingbird
 import Logging
+import HummingbirdCore
 import NIOCore
+import NIOPosix
+import ServiceLifecycle
 
 /// What /healthz says.
 public enum HealthState: Sendable, Hashable {
@@ -68,14 +71,63 @@ public enum MonitorHTTP {
         return router
     }
 
-    /// The server, a `Service` for the daemon's service group; `listening` runs once it accepts connections.
-    public static func application(
-        listen: ListenAddress, endpoints: MonitorEndpoints, logger: Logger, listening: @escaping @Sendable () async -> Void = {}
-    ) -> some ApplicationProtocol {
-        Application(
-            router: router(endpoints),
-            configuration: ApplicationConfiguration(address: .hostname(listen.host, port: listen.port), serverName: "sanpath"),
-            onServerRunning: { _ in await listening() },
-            logger: logger)
+    /// The server, a `Service` for the daemon's service group; `listening` runs once it accepts
+    /// connections, with the port it is bound to.
+    public static func server(
+        listen: ListenAddress, endpoints: MonitorEndpoints, logger: Logger, listening: @escaping @Sendable (Int?) async -> Void = { _ in }
+    ) -> MonitorHTTPServer {
+        MonitorHTTPServer(listen: listen, endpoints: endpoints, logger: logger, listening: listening)
+    }
+}
+
+/// The HTTP server as a `Service`, built from Hummingbird's HTTP/1 server and the router, without
+/// `Application.run()`: that one also runs Hummingbird's `DateCache`, a task that wakes every
+/// second to format the `Date` header in advance. An idle daemon is scraped every 15 s or so, and
+/// every wake-up of a process that should sleep costs the host (in the lab guest, the second
+/// timer was a quarter of the idle daemon's CPU). The header is formatted per response instead.
+public struct MonitorHTTPServer: Service {
+    let listen: ListenAddress
+    let endpoints: MonitorEndpoints
+    let logger: Logger
+    let listening: @Sendable (Int?) async -> Void
+
+    public func run() async throws {
+        let responder = MonitorHTTP.router(endpoints).buildResponder()
+        let logger = logger
+        let server = try HTTPServerBuilder.http1().buildServer(
+            configuration: ServerConfiguration(address: .hostname(listen.host, port: listen.port), serverName: "sanpath"),
+            eventLoopGroup: MultiThreadedEventLoopGroup.singleton,
+            logger: logger,
+            responder: { request, writer, channel in
+                let context = BasicRequestContext(source: ApplicationRequestContextSource(channel: channel, logger: logger))
+                var response: Response
+                do {
+                    response = try await responder.respond(to: request, context: context)
+                } catch {
+                    logger.debug("HTTP request failed", metadata: ["path": "\(request.uri.path)", "error": "\(error)"])
+                    response = Response(status: .internalServerError)
+                }
+                response.headers[.date] = HTTPDate.now()
+                response.headers[.server] = "sanpath"
+                try await writer.write(response: response.head, body: response.body)
+            },
+            onServerRunning: { [listening] channel in await listening(channel.localAddress?.port) })
+        try await server.run()
+    }
+}
+
+/// The `Date` header's IMF-fixdate (RFC 9110 5.6.7): `Sun, 06 Nov 1994 08:49:37 GMT`.
+enum HTTPDate {
+    static func now() -> String { format(time(nil)) }
+
+    static func format(_ seconds: time_t) -> String {
+        var clock = seconds
+        var parts = tm()
+        gmtime_r(&clock, &parts)
+        let days = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"]
+        let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+        func two(_ value: Int32) -> String { value < 10 ? "0\(value)" : "\(value)" }
+        return "\(days[Int(parts.tm_wday)]), \(two(parts.tm_mday)) \(months[Int(parts.tm_mon)]) \(parts.tm_year + 1900) "
+            + "\(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec)) GMT"
     }
 }

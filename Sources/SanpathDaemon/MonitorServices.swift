@@ -183,7 +183,6 @@ public struct PortalProbeLoopService: Service {
             loop.run(interval: { interval().seconds }, timeout: { timeout().seconds }, report: { continuation.yield($0) })
             continuation.finish()
         }
-        thread.name = "sanpath-probes"
         thread.start()
         await withTaskCancellationHandler {
             await withGracefulShutdownHandler {

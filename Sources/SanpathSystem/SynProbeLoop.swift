@@ -90,6 +90,9 @@ public final class SynProbeLoop: Sendable {
     /// answers (both read each round: a reload takes effect), and hands `report` what the daemon
     /// must see, in order, until `stop()`. Blocks: run it on a thread of its own.
     public func run(interval: () -> Double, timeout: () -> Double, report: ([Report]) -> Void) {
+        // the kernel's name for the thread (top -H, /proc/PID/task/TID/comm): Foundation's
+        // `Thread.name` does not reach it on Linux
+        _ = sanpath_name_this_thread("sanpath-probes")
         var probers = [OpaquePointer?](repeating: nil, count: destinations.count)
         defer { probers.forEach { $0.map(sanpath_syn_close) } }
         // whether the last report of each endpoint said it answered (nil: none yet)

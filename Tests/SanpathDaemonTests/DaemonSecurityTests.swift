@@ -31,11 +31,7 @@ struct DaemonSecurityTests {
         #expect(try MonitorConfig.parse("resync_interval = \"60s\"\n", source: "monitor.toml").listen.host == "127.0.0.1")
         #expect(try MonitorConfig.parse("[http]\nlisten = \"0.0.0.0:9100\"\n", source: "monitor.toml").listen.host == "0.0.0.0")
         // the server built from the default host binds that host only (port 0: the kernel's choice)
-        let application = MonitorHTTP.application(
-            listen: ListenAddress(host: MonitorConfig().listen.host, port: 0),
-            endpoints: MonitorHTTPTests().endpoints(), logger: quietLogger())
-        try await application.test(.live) { client in
-            let port = try #require(client.port)
+        try await MonitorHTTPTests.serving(host: MonitorConfig().listen.host, MonitorHTTPTests().endpoints()) { port in
             let hexPort = String(format: "%04X", port)
             let bound = try Self.listeningSockets().filter { $0.hasSuffix(":" + hexPort) }
             #expect(bound == ["0100007F:" + hexPort], "listening as \(bound)")

@@ -1,10 +1,11 @@
+import AsyncHTTPClient
 import Foundation
 import Hummingbird
 import HummingbirdTesting
 import Logging
 import NIOCore
 import SanpathCore
-import SanpathDaemon
+@testable import SanpathDaemon
 import Synchronization
 import Testing
 
@@ -92,14 +93,51 @@ struct MonitorHTTPTests {
         }
     }
 
-    @Test("the application serves on the configured loopback address")
-    func live() async throws {
-        let application = MonitorHTTP.application(
-            listen: ListenAddress(host: "127.0.0.1", port: 0), endpoints: endpoints(), logger: quietLogger())
-        try await application.test(.live) { client in
-            #expect(client.port != nil)
-            try await client.execute(uri: "/healthz", method: .get) { #expect(String(buffer: $0.body) == "ok\n") }
+    /// Runs the daemon's server on `host`, port 0 (the kernel's choice), for the length of `body`.
+    static func serving(host: String = "127.0.0.1", _ endpoints: MonitorEndpoints, body: (Int) async throws -> Void) async throws {
+        let (ports, continuation) = AsyncStream.makeStream(of: Int?.self)
+        let server = MonitorHTTP.server(
+            listen: ListenAddress(host: host, port: 0), endpoints: endpoints, logger: quietLogger(), listening: { continuation.yield($0) })
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await server.run() }
+            var iterator = ports.makeAsyncIterator()
+            let port = try #require(await iterator.next() ?? nil)
+            do {
+                try await body(port)
+            } catch {
+                group.cancelAll()
+                throw error
+            }
+            group.cancelAll()
         }
+    }
+
+    @Test("the daemon's server answers on the configured loopback address, with a Date header")
+    func live() async throws {
+        try await Self.serving(endpoints()) { port in
+            let client = HTTPClient(eventLoopGroupProvider: .singleton)
+            do {
+                let response = try await client.execute(HTTPClientRequest(url: "http://127.0.0.1:\(port)/healthz"), timeout: .seconds(10))
+                let body = try await response.body.collect(upTo: 1024)
+                #expect(response.status == .ok)
+                #expect(String(buffer: body) == "ok\n")
+                // IMF-fixdate, e.g. "Mon, 30 Nov 2026 19:31:06 GMT", of the request's second
+                let date = try #require(response.headers.first(name: "date"))
+                #expect(date.wholeMatch(of: /[A-Z][a-z]{2}, \d{2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2} GMT/) != nil)
+                #expect(response.headers.first(name: "server") == "sanpath")
+                let missing = try await client.execute(HTTPClientRequest(url: "http://127.0.0.1:\(port)/nowhere"), timeout: .seconds(10))
+                #expect(missing.status == .notFound)
+            } catch {
+                try await client.shutdown()
+                throw error
+            }
+            try await client.shutdown()
+        }
+    }
+
+    @Test("the Date header's format (RFC 9110 IMF-fixdate)", arguments: [(0, "Thu, 01 Jan 1970 00:00:00 GMT"), (784_111_777, "Sun, 06 Nov 1994 08:49:37 GMT"), (1_796_067_077, "Mon, 30 Nov 2026 19:31:17 GMT")])
+    func dateHeader(seconds: Int, text: String) {
+        #expect(HTTPDate.format(time_t(seconds)) == text)
     }
 
     @Test(

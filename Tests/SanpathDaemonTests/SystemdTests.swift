@@ -264,7 +264,7 @@ struct GracefulShutdownTests {
             config.sinks.webhooks[0].resend = .milliseconds(5)
             let sinks = SinkSet(config: config, instance: "nc1")
             let delivery = AlertDelivery(database: try StateDatabase.inMemory(), sinks: sinks.sinks, logger: quietLogger())
-            let http = MonitorHTTP.application(
+            let http = MonitorHTTP.server(
                 listen: ListenAddress(host: "127.0.0.1", port: 0),
                 endpoints: MonitorEndpoints(
                     metrics: { MetricsInput(snapshot: nil, version: "0.1.0") }, status: { Data("{}".utf8) }, health: { .healthy }),

@@ -50,6 +50,11 @@ struct SynProbeLoopTests {
             SynProbeLoop(endpoints: [.init(host: "127.0.0.1", port: a.port, device: "lo"), .init(host: "127.0.0.1", port: portB, device: nil)]))
         let run = LoopRun(loop)
         try await run.wait { !$0.isEmpty }
+        // top -H and /proc/PID/task/*/comm show the loop's thread by name (the bench's per-thread CPU reads it)
+        let names = try FileManager.default.contentsOfDirectory(atPath: "/proc/self/task").map {
+            try String(contentsOfFile: "/proc/self/task/\($0)/comm", encoding: .utf8).trimmingCharacters(in: .newlines)
+        }
+        #expect(names.contains("sanpath-probes"), "threads: \(names)")
         let first = run.reports.withLock { $0 }
         #expect(first.count == 1 && first[0].map(\.index) == [0, 1] && first[0].allSatisfy { $0.latency != nil && $0.failure == nil })
         // a dozen rounds of answers: nothing more to say

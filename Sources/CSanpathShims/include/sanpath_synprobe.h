@@ -39,5 +39,8 @@ void sanpath_syn_probe_all(sanpath_syn_prober *const *probers, int count, int ti
                            long long *elapsed_us, const char **steps, int *error_numbers);
 // Closes its sockets and frees it.
 void sanpath_syn_close(sanpath_syn_prober *prober);
+// Names the calling thread for the kernel (comm: top -H, /proc/PID/task/TID/comm), at most 15
+// bytes kept; 0 or -1 with errno.
+int sanpath_name_this_thread(const char *name);
 
 #endif
