@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <linux/filter.h>
+#include <malloc.h>
 #include <net/if.h>
 #include <netinet/ip.h>
 #include <netinet/tcp.h>
@@ -231,4 +232,11 @@ int sanpath_syn_probe(const struct sockaddr_in *destination, const char *device,
 
 int sanpath_name_this_thread(const char *name) {
     return prctl(PR_SET_NAME, (unsigned long)name, 0, 0, 0);
+}
+
+void sanpath_heap_figures(unsigned long long *in_use, unsigned long long *kept_free, unsigned long long *mmapped) {
+    struct mallinfo2 info = mallinfo2();
+    *in_use = info.uordblks + info.hblkhd;
+    *kept_free = info.fordblks;
+    *mmapped = info.hblkhd;
 }

@@ -156,8 +156,13 @@ public actor MonitorEngine {
         stats.lastFullScan = Date()
         for waiter in firstScanWaiters { waiter.resume() }
         firstScanWaiters = []
+        let heap = ProcessHeap.kilobytes()
         logger.debug(
-            "full scan", metadata: ["ms": "\(Self.milliseconds(stats.lastScanDuration))", "cpu_ms": "\(Self.milliseconds(MonotonicClock.processCPU() - cpu))"])
+            "full scan",
+            metadata: [
+                "ms": "\(Self.milliseconds(stats.lastScanDuration))", "cpu_ms": "\(Self.milliseconds(MonotonicClock.processCPU() - cpu))",
+                "maps": "\(snapshot?.maps.count ?? 0)", "heap_kb": "\(heap.inUse)", "heap_free_kb": "\(heap.keptFree)",
+            ])
         await evaluate("full scan")
         return snapshot
     }

@@ -1,3 +1,5 @@
+import CSanpathShims
+
 #if os(Linux)
 import Glibc
 #endif
@@ -30,5 +32,18 @@ public enum MonotonicClock {
         var time = timespec()
         clock_gettime(clock, &time)
         return time
+    }
+}
+
+/// The process's malloc heap, for the daemon's debug timings: what grows with the maps watched,
+/// and how much of the resident memory is free chunks malloc keeps (glibc `mallinfo2`).
+public enum ProcessHeap {
+    /// KiB in use by the program (small chunks and mmapped ones), and KiB free but kept by malloc.
+    public static func kilobytes() -> (inUse: Int, keptFree: Int) {
+        var inUse: UInt64 = 0
+        var keptFree: UInt64 = 0
+        var mmapped: UInt64 = 0
+        sanpath_heap_figures(&inUse, &keptFree, &mmapped)
+        return (Int(inUse / 1024), Int(keptFree / 1024))
     }
 }

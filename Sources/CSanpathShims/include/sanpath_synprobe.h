@@ -42,5 +42,8 @@ void sanpath_syn_close(sanpath_syn_prober *prober);
 // Names the calling thread for the kernel (comm: top -H, /proc/PID/task/TID/comm), at most 15
 // bytes kept; 0 or -1 with errno.
 int sanpath_name_this_thread(const char *name);
+// The malloc heap (glibc mallinfo2): bytes in use by the program, bytes free but kept by malloc
+// (its arenas' free chunks), and bytes in chunks mmapped on their own.
+void sanpath_heap_figures(unsigned long long *in_use, unsigned long long *kept_free, unsigned long long *mmapped);
 
 #endif

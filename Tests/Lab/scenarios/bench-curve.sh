@@ -6,6 +6,8 @@
 #   - `sanpath status --format json --no-probe`, `sanpath volume list --format json`,
 #     `multipath -ll` and `multipathd show maps json`: process wall time, median of REPEAT (3);
 #   - the idle RSS (VmRSS) of the daemon, and of multipathd beside it;
+#   - where the daemon's RSS goes: its anonymous and file-backed RSS (smaps_rollup), and of its
+#     heap what the program holds and what malloc keeps free (the last full scan's debug line);
 #   - alert latency kernel -> webhook: CUTS (default 10) `dmsetup message MAP 0 "fail_path
 #     MAJ:MIN"` cuts, the KERNEL[] stamp of the PATH_FAILED uevent (udevadm monitor) to the
 #     receiver's receipt of the path-lost POST (as bench-monitor); p50 and max;
@@ -28,7 +30,7 @@
 # portal and NIC in the alert) and scsi_debug maps (disk and map only); both kinds are reported.
 # How long each size took to form is in stages.txt (and curve.txt).
 # Results: curve.txt (the table), stages.txt, per size sN/ (scans.txt, t-*.txt, latency.txt,
-#   udev-monitor.txt, cuts.txt), webhook-received.txt, sanpath-monitor.log, checks.txt.
+#   udev-monitor.txt, cuts.txt, smaps-rollup-*.txt), webhook-received.txt, sanpath-monitor.log, checks.txt.
 # Run: build and stage as run-suite does, then (as root)
 #   Tests/Lab/run -q -t 2700 -m 3072 [-e SIZES="16 32"] [-e CUTS=10] -o $LAB_DIR/out/bench-curve $LAB_DIR/share scenarios/bench-curve.sh
 #   (or Tests/Lab/run-suite bench-curve for the defaults)
@@ -38,7 +40,7 @@ set -uo pipefail
 source /lab/guest/lib.sh
 source /lab/guest/monitor.sh
 SIZES=${SIZES:-64 128 256 512} CUTS=${CUTS:-10} REPEAT=${REPEAT:-3} SCANS=${SCANS:-3} NLIO=${NLIO:-2}
-FORM_TIMEOUT=${FORM_TIMEOUT:-900}
+FORM_TIMEOUT=${FORM_TIMEOUT:-900} STALL_S=${STALL_S:-900}
 # guest time the payload may use (s, from its start): a size whose formation, estimated from the
 # last step's time per added map, would not end within it is skipped and said so
 # (DEADLINE, epoch seconds, lowers it to the time left until then by the guest's clock, which
@@ -188,24 +190,27 @@ table() {
   out "environment: qemu accel=${LAB_ACCEL:-?} (TCG = pure emulation), $(nproc) vCPUs, $(awk '/MemTotal/ {print int($2/1024)}' /proc/meminfo) MiB, kernel $(uname -r), multipath-tools $(dpkg-query -W -f '${Version}' multipath-tools); one boot, grown in steps"
   out "daemon: nice -n -5 sanpath monitor (ext4 on a loop device) --verbose, monitor.toml defaults + no flap damping, webhook to guest/labhttp.py; SCANS=$SCANS scans (SIGHUP), REPEAT=$REPEAT runs a command (medians), CUTS=$CUTS cuts a size"
   out "stack of each size:"
-  while IFS=$'\t' read -r size _ _ _ _ _ _ _ _ _ _ _ form stack; do out "  $(printf '%4s maps: %s; grown from the last size and formed (maps + paths ready) in %s s' "$size" "$stack" "$form")"; done < "$ROWS"
+  while IFS=$'\t' read -r size _ _ _ _ _ _ _ _ _ _ _ form stack _; do out "  $(printf '%4s maps: %s; grown from the last size and formed (maps + paths ready) in %s s' "$size" "$stack" "$form")"; done < "$ROWS"
   [ -s "$OUT/skipped.txt" ] && while read -r l; do out "  $l"; done < "$OUT/skipped.txt"
   out ""
-  # columns: 2 scan, 3 status, 4 volume list, 5 multipath -ll, 6 show maps json (s), 7 RSS (MB), 8 multipathd RSS, 9 alert p50 (s), 10 alert max
-  names=("" "" "daemon full scan" "sanpath status --format json --no-probe" "sanpath volume list --format json" "multipath -ll" "multipathd show maps json" "sanpath monitor idle RSS (VmRSS)" "multipathd RSS (VmRSS)" "alert latency kernel->webhook p50" "alert latency kernel->webhook max")
-  unit=("" "" ms ms ms ms ms MB MB ms ms)
-  mult=("" "" 1000 1000 1000 1000 1000 1 1 1000 1000)
-  goal=("" "" ">= 50x faster than multipath -ll (bench-monitor)" "-" "-" "(reference)" "(reference)" "<= 20 MB (bench-monitor)" "(reference)" "p99 <= 100 ms (bench-monitor; here p50 of $CUTS cuts)" "p99 <= 100 ms (bench-monitor; max of $CUTS cuts)")
+  # columns: 2 scan, 3 status, 4 volume list, 5 multipath -ll, 6 show maps json (s), 7 RSS (MB), 8 multipathd RSS, 9 alert p50 (s), 10 alert max,
+  # (11, 12 the p50 by kind, 13 formation, 14 stack) 15 the daemon's malloc heap in use, 16 free chunks malloc keeps, 17 its anonymous RSS, 18 its file-backed RSS (MB)
+  names=("" "" "daemon full scan" "sanpath status --format json --no-probe" "sanpath volume list --format json" "multipath -ll" "multipathd show maps json" "sanpath monitor idle RSS (VmRSS)" "multipathd RSS (VmRSS)" "alert latency kernel->webhook p50" "alert latency kernel->webhook max"
+    "" "" "" "" "daemon malloc heap in use (mallinfo2)" "daemon heap kept free by malloc" "daemon anonymous RSS (smaps_rollup)" "daemon file-backed RSS (smaps_rollup)")
+  unit=("" "" ms ms ms ms ms MB MB ms ms "" "" "" "" MB MB MB MB)
+  mult=("" "" 1000 1000 1000 1000 1000 1 1 1000 1000 "" "" "" "" 1 1 1 1)
+  goal=("" "" ">= 50x faster than multipath -ll (bench-monitor)" "-" "-" "(reference)" "(reference)" "<= 20 MB (bench-monitor)" "(reference)" "p99 <= 100 ms (bench-monitor; here p50 of $CUTS cuts)" "p99 <= 100 ms (bench-monitor; max of $CUTS cuts)"
+    "" "" "" "" "(where the RSS goes)" "(where the RSS goes)" "(where the RSS goes)" "(where the RSS goes)")
   first=$(head -1 "$ROWS" | cut -f1) lastsize=$(tail -1 "$ROWS" | cut -f1)
   out "$(printf '%-46s %s' "figure (goal of the curve: linear or better)" "$(cut -f1 "$ROWS" | awk '{ printf "%28s", $1 " maps" }')")"
   out "$(printf '%-46s %s' "" "$(cut -f1 "$ROWS" | awk '{ printf "%28s", "value  per map  x" first }' first="$first")")"
-  for c in 2 3 4 5 6 7 8 9 10; do
+  for c in 2 3 4 5 6 7 8 9 10 15 16 17 18; do
     line=$(awk -F'\t' -v c=$c -v m="${mult[$c]}" 'NR == 1 { v0 = $c * m; n0 = $1 } { v = $c * m; printf "%28s", sprintf("%.1f  %.3f  %.2fx", v, v / $1, (v0 > 0 ? v / v0 : 0)) }' "$ROWS")
     out "$(printf '%-46s %s' "${names[$c]} (${unit[$c]})" "$line")"
   done
   out ""
   out "verdicts (per-map cost at $lastsize maps vs at $first maps; linear or better when <= 1.25x; else the step where the per-map cost rose most):"
-  for c in 2 3 4 5 6 7 8 9 10; do
+  for c in 2 3 4 5 6 7 8 9 10 15 16 17 18; do
     v=$(awk -F'\t' -v c=$c '
       { n[NR] = $1; p[NR] = ($1 > 0 ? $c / $1 : 0) } END {
         if (NR < 2) { print "one size only"; exit }
@@ -217,7 +222,7 @@ table() {
   done
   out ""
   out "beside the absolute goals, each size:"
-  while IFS=$'\t' read -r size scan st vl ll smj rss mrss p50 pmax p50i p50s form stack; do
+  while IFS=$'\t' read -r size scan st vl ll smj rss mrss p50 pmax p50i p50s form stack _; do
     out "$(printf '  %4s maps: multipath -ll / daemon scan = %6.1fx (goal >= 50x), show maps json / daemon scan = %5.1fx; daemon RSS %.1f MB (goal <= 20 MB); alert p50 %s ms, max %s ms (goal p99 <= 100 ms); p50 by kind: LIO iSCSI %s ms, scsi_debug %s ms' \
       "$size" "$(awk -v a="$ll" -v b="$scan" 'BEGIN { print (b > 0 ? a / b : 0) }')" "$(awk -v a="$smj" -v b="$scan" 'BEGIN { print (b > 0 ? a / b : 0) }')" "$rss" \
       "$(ms "$p50")" "$(ms "$pmax")" "$(ms "$p50i")" "$(ms "$p50s")")"
@@ -230,7 +235,7 @@ table() {
   done < "$ROWS"
   out ""
   out "marginal cost per added map between consecutive sizes (value(b) - value(a)) / (b - a):"
-  for c in 2 3 4 5 6 7 8 9 10; do
+  for c in 2 3 4 5 6 7 8 9 10 15 16 17 18; do
     out "$(printf '  %-46s %s' "${names[$c]} (${unit[$c]})" "$(awk -F'\t' -v c=$c -v m="${mult[$c]}" 'NR > 1 { printf "  %d->%d: %.3f", n, $1, ($c - v) * m / ($1 - n) } { n = $1; v = $c }' "$ROWS")")"
   done
 }
@@ -261,7 +266,13 @@ for size in $SIZES; do
     cur="$(nmaps) maps, $(paths_ready) active/ready paths"
     [ "$cur" != "$last" ] && { say "$cur (+$(since "$t0")s)"; last=$cur changed=$EPOCHREALTIME; }
     [ "$cur" = "$size maps, $((2 * size)) active/ready paths" ] && break
-    awk -v a="$changed" -v b="$EPOCHREALTIME" 'BEGIN { exit !(b - a > 180) }' && { say "STALLED 180 s at: $cur"; break; }
+    # stalled: nothing new for 180 s while udev's queue is empty (udev works through a disk's add
+    # event before multipathd hears of it: 0.7 s each under TCG, minutes for hundreds of disks),
+    # or for STALL_S whatever udev does
+    if awk -v a="$changed" -v b="$EPOCHREALTIME" 'BEGIN { exit !(b - a > 180) }'; then
+      if udevadm settle --timeout=0 2>/dev/null; then say "STALLED 180 s (udev queue empty) at: $cur"; break; fi
+      awk -v a="$changed" -v b="$EPOCHREALTIME" -v t="$STALL_S" 'BEGIN { exit !(b - a > t) }' && { say "STALLED $STALL_S s at: $cur"; break; }
+    fi
     awk -v a="$t0" -v b="$EPOCHREALTIME" -v t="$FORM_TIMEOUT" 'BEGIN { exit !(b - a > t) }' && { say "gave up at: $cur"; break; }
     sleep 1
   done
@@ -286,6 +297,12 @@ for size in $SIZES; do
   check "size $size: sanpath volume list lists $size volumes" bash -c "[ \"\$(jq 'if type == \"array\" then length else (.volumes | length) end' '$d/t-volume-list.out')\" = $size ]"
   sleep 5
   drss=$(rss_kb "$MON_PID") mrss=$(rss_kb "$mpd")
+  # where the daemon's RSS goes: anonymous (heap, stacks) and file-backed pages, and in the heap
+  # what malloc holds for the program and what it keeps free (the last full scan's debug line)
+  cp "/proc/$MON_PID/smaps_rollup" "$d/smaps-rollup-sanpath.txt"; cp "/proc/$mpd/smaps_rollup" "$d/smaps-rollup-multipathd.txt"
+  danon=$(awk '/^Anonymous:/ { print $2 }' "$d/smaps-rollup-sanpath.txt") drssr=$(awk '/^Rss:/ { print $2 }' "$d/smaps-rollup-sanpath.txt")
+  heap=$(jq -r 'select(.message == "full scan" and .heap_kb != null) | .heap_kb + " " + .heap_free_kb' "$MON_LOG" 2>/dev/null | tail -1)
+  read -r heap_kb heap_free_kb <<< "${heap:-0 0}"
   cuts "$d"
   nl=$(grep -c . "$d/latency-s.txt")
   # what the daemon did during this size's measurements (its debug lines: count, wall, CPU by job)
@@ -295,11 +312,12 @@ for size in $SIZES; do
     sort -k3 -rn > "$d/daemon-work.txt"
   check "size $size: a latency for most cuts ($nl of $CUTS; latency.txt)" test "$nl" -ge $((CUTS / 2))
   stack="$NLIO LIO iSCSI + $b scsi_debug ($layout)"
-  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$size" \
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$size" \
     "$(med "$d/scans.txt")" "$(med "$d/t-status")" "$(med "$d/t-volume-list")" "$(med "$d/t-multipath-ll")" "$(med "$d/t-show-maps-json")" \
     "$(awk -v k="$drss" 'BEGIN { print k / 1024 }')" "$(awk -v k="$mrss" 'BEGIN { print k / 1024 }')" \
     "$(pct 50 "$d/latency-s.txt")" "$(pct 100 "$d/latency-s.txt")" "$(pct 50 "$d/latency-iscsi-s.txt")" "$(pct 50 "$d/latency-scsi_debug-s.txt")" \
-    "$form" "$stack" >> "$ROWS"
+    "$form" "$stack" "$(awk -v k="$heap_kb" 'BEGIN { print k / 1024 }')" "$(awk -v k="$heap_free_kb" 'BEGIN { print k / 1024 }')" \
+    "$(awk -v k="${danon:-0}" 'BEGIN { print k / 1024 }')" "$(awk -v a="${drssr:-0}" -v k="${danon:-0}" 'BEGIN { print (a - k) / 1024 }')" >> "$ROWS"
   table
   say "size $size done: $(tail -1 "$ROWS" | cut -f1-12)"
 done
