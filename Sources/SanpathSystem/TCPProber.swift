@@ -73,9 +73,15 @@ public struct TCPProber: ConnectProber {
         var hints = addrinfo()
         hints.ai_family = AF_UNSPEC
         hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
-        hints.ai_flags = AI_ADDRCONFIG
+        // an address (the usual SAN host) first, as a number: AI_ADDRCONFIG would have glibc dump
+        // every address of the host over netlink at each probe, for a name only
+        hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV
         var list: UnsafeMutablePointer<addrinfo>?
-        let resolved = getaddrinfo(name, String(port), &hints, &list)
+        var resolved = getaddrinfo(name, String(port), &hints, &list)
+        if resolved == EAI_NONAME {
+            hints.ai_flags = AI_ADDRCONFIG
+            resolved = getaddrinfo(name, String(port), &hints, &list)
+        }
         guard resolved == 0, let first = list else {
             return .failure(Failure(step: "resolve", reason: String(cString: gai_strerror(resolved))))
         }
