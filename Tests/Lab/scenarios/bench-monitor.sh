@@ -87,8 +87,8 @@ hz=$(getconf CLK_TCK)
 # the pages each process touches while idle: clear the referenced bits, read them back at the end
 echo 1 > /proc/$MON_PID/clear_refs; echo 1 > /proc/$mpd/clear_refs
 l0=$(grep -c . "$MON_LOG")
-# per thread: "TID TICKS NAME" (utime+stime of /proc/PID/task/TID/stat, its comm)
-thread_ticks() { for t in /proc/$1/task/*; do echo "${t##*/} $(awk '{ print $14 + $15 }' "$t/stat" 2>/dev/null) $(tr ' ' _ < "$t/comm" 2>/dev/null)"; done; }
+# per thread: "TID TICKS NAME USER SYSTEM" (utime+stime of /proc/PID/task/TID/stat, its comm, utime, stime)
+thread_ticks() { for t in /proc/$1/task/*; do echo "${t##*/} $(awk '{ print $14 + $15 }' "$t/stat" 2>/dev/null) $(tr ' ' _ < "$t/comm" 2>/dev/null) $(awk '{ print $14, $15 }' "$t/stat" 2>/dev/null)"; done; }
 thread_ticks $MON_PID > "$OUT/threads-before.txt"
 d0=$(ticks $MON_PID) m0=$(ticks $mpd) t0=$(now)
 sleep "$IDLE_S"
@@ -96,8 +96,14 @@ d1=$(ticks $MON_PID) m1=$(ticks $mpd) el=$(since "$t0")
 thread_ticks $MON_PID > "$OUT/threads-after.txt"
 # the idle CPU by thread name (the probe loop's thread is sanpath-probes; NIO's event loops, the
 # Swift concurrency pool, Dispatch's workers and SQLite's have theirs), a thread's digits folded
-awk -v h="$(getconf CLK_TCK)" -v e="$el" 'NR == FNR { b[$1] = $2; next } { n = $3; gsub(/[0-9]+/, "#", n); d[n] += $2 - ($1 in b ? b[$1] : 0); c[n]++ }
-  END { for (k in d) printf "%8.3f %%  %3d thread(s)  %s\n", 100 * d[k] / h / e, c[k], k }' \
+# (user and system time apart: a probe's SYN, the target's SYN-ACK and the RST all run in the one
+# guest kernel, in softirq at the end of the sender's system call), and the threads that ended
+# within the window (Dispatch's workers exit after a few idle seconds): the process's own
+# utime+stime counts them, the threads alive at the end do not
+awk -v h="$(getconf CLK_TCK)" -v e="$el" -v total=$((d1 - d0)) 'NR == FNR { b[$1] = $2; bu[$1] = $4; bs[$1] = $5; next }
+  { n = $3; gsub(/[0-9]+/, "#", n); x = $2 - ($1 in b ? b[$1] : 0); d[n] += x; u[n] += $4 - ($1 in bu ? bu[$1] : 0); s[n] += $5 - ($1 in bs ? bs[$1] : 0); c[n]++; alive += x }
+  END { for (k in d) printf "%8.3f %%  (user %.3f, system %.3f)  %3d thread(s)  %s\n", 100 * d[k] / h / e, 100 * u[k] / h / e, 100 * s[k] / h / e, c[k], k
+        printf "%8.3f %%  threads that ended within the window (the process total minus the threads above)\n", 100 * (total - alive) / h / e }' \
   "$OUT/threads-before.txt" "$OUT/threads-after.txt" | sort -rn > "$OUT/idle-threads.txt"
 l1=$(grep -c . "$MON_LOG")
 # what the daemon did meanwhile: its debug lines, by job (evaluations by cause), count, wall time
@@ -120,7 +126,7 @@ out "$(printf '%-22s RSS %6.1f MB (peak VmHWM %6.1f MB)  CPU %5.2f s = %5.2f %% 
 out "  sanpath monitor: $dbreak (mappings: daemon-smaps-summary.txt)"
 out "  multipathd:      $mbreak"
 out "  by thread (/proc/PID/task/*/stat over the same seconds, % of one CPU; idle-threads.txt):"
-while read -r line; do out "    $line"; done < <(head -8 "$OUT/idle-threads.txt")
+while read -r line; do out "    $line"; done < <(head -9 "$OUT/idle-threads.txt")
 out "  what the daemon did (its debug lines: count, wall time, CPU time where timed, job):"
 while read -r line; do out "    $line"; done < "$OUT/idle-work.txt"
 cpu_ratio=$(awk -v a=$d0 -v b=$d1 -v c=$m0 -v d=$m1 'BEGIN { if (d - c <= 0) print "inf"; else printf "%.2f", (b - a) / (d - c) }')
