@@ -116,7 +116,7 @@ public enum MetricsExposition {
             if let latency = host.latency {
                 registry.makeGauge(
                     name: "sanpath_san_host_latency_seconds", labels: [("host", host.host)],
-                    help: "TCP connect time of the last successful probe of the SAN management host."
+                    help: "TCP connect time of the SAN management host, as last reported by its probes (again when it doubles or halves)."
                 ).set(latency)
             }
         }

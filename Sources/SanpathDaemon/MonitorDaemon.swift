@@ -115,10 +115,22 @@ public struct MonitorDaemon: Sendable {
                 }, logger: logger),
         ]
         if !site.sanHosts.isEmpty {
-            services.append(
-                ProbeService(
-                    prober: boundaries.prober, targets: { await ProbeTarget.sanHosts(of: engine) },
-                    interval: { store.current.sanHosts.interval }, timeout: { store.current.sanHosts.timeout }))
+            // connects on a thread of their own (the engine hears only of changes), unless the
+            // boundaries are a test's fakes
+            let targets = await ProbeTarget.sanHosts(of: engine)
+            if boundaries.prober is TCPProber,
+                let loop = ConnectProbeLoop(targets: targets.map { ConnectProbeLoop.Target(host: $0.host, port: $0.port) })
+            {
+                services.append(
+                    ProbeLoopService(
+                        loop: loop, targets: targets, interval: { store.current.sanHosts.interval },
+                        timeout: { store.current.sanHosts.timeout }, logger: logger))
+            } else {
+                services.append(
+                    ProbeService(
+                        prober: boundaries.prober, targets: { await ProbeTarget.sanHosts(of: engine) },
+                        interval: { store.current.sanHosts.interval }, timeout: { store.current.sanHosts.timeout }))
+            }
         }
         if settings.portalProbes.enabled {
             let portals = site.paths.compactMap { path -> ProbeTarget? in
@@ -131,7 +143,7 @@ public struct MonitorDaemon: Sendable {
                 ? SynProbeLoop(endpoints: portals.map { SynProbeLoop.Endpoint(host: $0.host, port: $0.port, device: $0.device) }) : nil
             if let loop {
                 services.append(
-                    PortalProbeLoopService(
+                    ProbeLoopService(
                         loop: loop, targets: portals, interval: { store.current.portalProbes.interval },
                         timeout: { store.current.portalProbes.timeout }, logger: logger))
             } else if !portals.isEmpty {

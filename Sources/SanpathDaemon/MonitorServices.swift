@@ -154,21 +154,22 @@ public struct ProbeService: Service {
     }
 }
 
-/// The portals' half-open probes as a `SynProbeLoop` runs them, on a thread of their own: the
-/// engine hears of every failure and of a portal's first answer after one, and of nothing while
-/// every portal answers.
-public struct PortalProbeLoopService: Service {
-    let loop: SynProbeLoop
+/// A probe loop on a thread of its own (`SynProbeLoop`: the portals' half-open probes;
+/// `ConnectProbeLoop`: the SAN management hosts' connects): the engine hears only what the loop
+/// reports (failures, a first answer, for SAN hosts a connect time that doubled or halved), and
+/// nothing while every target answers as before.
+public struct ProbeLoopService: Service {
+    let loop: any ProbeThreadLoop
     let targets: [ProbeTarget]
     let interval: @Sendable () -> Duration
     let timeout: @Sendable () -> Duration
     let logger: Logger
 
-    /// Creates the service; `targets` are the loop's endpoints in its order, `interval` and
-    /// `timeout` are read each round (reload).
+    /// Creates the service; `targets` are the loop's in its order, `interval` and `timeout` are
+    /// read each round (reload).
     public init(
-        loop: SynProbeLoop, targets: [ProbeTarget], interval: @escaping @Sendable () -> Duration, timeout: @escaping @Sendable () -> Duration,
-        logger: Logger
+        loop: any ProbeThreadLoop, targets: [ProbeTarget], interval: @escaping @Sendable () -> Duration,
+        timeout: @escaping @Sendable () -> Duration, logger: Logger
     ) {
         self.loop = loop
         self.targets = targets
@@ -178,7 +179,7 @@ public struct PortalProbeLoopService: Service {
     }
 
     public func run() async throws {
-        let (reports, continuation) = AsyncStream.makeStream(of: [SynProbeLoop.Report].self)
+        let (reports, continuation) = AsyncStream.makeStream(of: [ProbeLoopReport].self)
         let thread = Thread { [loop, interval, timeout] in
             loop.run(interval: { interval().seconds }, timeout: { timeout().seconds }, report: { continuation.yield($0) })
             continuation.finish()

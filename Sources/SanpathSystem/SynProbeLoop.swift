@@ -1,5 +1,4 @@
 import CSanpathShims
-import Synchronization
 
 #if os(Linux)
 import Glibc
@@ -12,7 +11,7 @@ import Glibc
 /// after a failure. While every portal answers, a round costs the process a wake-up for the
 /// timer and one for the answers, and nothing in the async runtime or the engine: the probes run
 /// every second, and an idle daemon should cost a small fraction of multipathd.
-public final class SynProbeLoop: Sendable {
+public final class SynProbeLoop: ProbeThreadLoop {
     /// A portal and the NIC its path leaves by.
     public struct Endpoint: Sendable, Hashable {
         /// An IPv4 address (no name: a name would need the resolver every round).
@@ -31,14 +30,7 @@ public final class SynProbeLoop: Sendable {
     }
 
     /// One probe result the daemon must see.
-    public struct Report: Sendable, Hashable {
-        /// Index of the endpoint.
-        public var index: Int
-        /// Seconds to the SYN-ACK; nil: the probe failed.
-        public var latency: Double?
-        /// Why it failed (`SYN: no answer within 0.5 s`, `route: Network is unreachable`).
-        public var failure: String?
-    }
+    public typealias Report = ProbeLoopReport
 
     private struct Destination: @unchecked Sendable {
         var address: sockaddr_in
@@ -46,9 +38,7 @@ public final class SynProbeLoop: Sendable {
 
     private let destinations: [Destination]
     private let devices: [String?]
-    /// A pipe whose write end wakes the loop's wait between rounds when it must stop.
-    private let wake: (read: Int32, write: Int32)
-    private let stopped = Atomic<Bool>(false)
+    private let clock: ProbeLoopClock
 
     /// The most portals one round polls at once (the C side's limit).
     public static let maximumEndpoints = 64
@@ -66,25 +56,14 @@ public final class SynProbeLoop: Sendable {
         let raw = socket(AF_INET, Int32(SOCK_RAW.rawValue) | Int32(SOCK_CLOEXEC.rawValue), Int32(IPPROTO_TCP))
         guard raw >= 0 else { return nil }
         close(raw)
-        var ends: [Int32] = [-1, -1]
-        guard pipe(&ends) == 0 else { return nil }
-        for end in ends { _ = fcntl(end, F_SETFD, FD_CLOEXEC) }
+        guard let clock = ProbeLoopClock() else { return nil }
         self.destinations = destinations
         self.devices = endpoints.map(\.device)
-        self.wake = (ends[0], ends[1])
-    }
-
-    deinit {
-        close(wake.read)
-        close(wake.write)
+        self.clock = clock
     }
 
     /// Ends `run` within a moment (it may be waiting for a round's answers, at most the timeout).
-    public func stop() {
-        stopped.store(true, ordering: .sequentiallyConsistent)
-        var one: UInt8 = 1
-        _ = write(wake.write, &one, 1)
-    }
+    public func stop() { clock.stop() }
 
     /// Probes every `interval()` seconds, each round waiting up to `timeout()` seconds for the
     /// answers (both read each round: a reload takes effect), and hands `report` what the daemon
@@ -97,7 +76,7 @@ public final class SynProbeLoop: Sendable {
         defer { probers.forEach { $0.map(sanpath_syn_close) } }
         // whether the last report of each endpoint said it answered (nil: none yet)
         var lastAnswered = [Bool?](repeating: nil, count: destinations.count)
-        while !stopped.load(ordering: .sequentiallyConsistent) {
+        while !clock.isStopped {
             let limit = timeout()
             var reports: [Report] = []
             var failed: [Int] = []
@@ -110,14 +89,14 @@ public final class SynProbeLoop: Sendable {
                 }
                 lastAnswered[result.index] = result.latency != nil
             }
-            if !failed.isEmpty, !stopped.load(ordering: .sequentiallyConsistent) {
+            if !failed.isEmpty, !clock.isStopped {
                 for result in round(failed, timeout: limit, probers: &probers) {
                     reports.append(result)
                     lastAnswered[result.index] = result.latency != nil
                 }
             }
             if !reports.isEmpty { report(reports) }
-            wait(seconds: interval())
+            clock.wait(seconds: interval())
         }
     }
 
@@ -169,16 +148,5 @@ public final class SynProbeLoop: Sendable {
 
     private static func describe(step: UnsafePointer<CChar>?, code: Int32) -> String {
         "\(step.map { String(cString: $0) } ?? "probe"): \(String(cString: strerror(code)))"
-    }
-
-    /// Sleeps `seconds`, or less when `stop()` is called.
-    private func wait(seconds: Double) {
-        var entry = pollfd(fd: wake.read, events: Int16(POLLIN), revents: 0)
-        let deadline = MonotonicClock.now() + seconds
-        while !stopped.load(ordering: .sequentiallyConsistent) {
-            let left = deadline - MonotonicClock.now()
-            guard left > 0 else { return }
-            if poll(&entry, 1, Int32((left * 1000).rounded(.up))) != 0, errno != EINTR { return }
-        }
     }
 }

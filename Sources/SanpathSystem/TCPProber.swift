@@ -65,7 +65,8 @@ public struct TCPProber: ConnectProber {
         }
     }
 
-    static func probeBlocking(host: String, port: Int, timeout: Double, device: String?, halfOpen: Bool = false) -> Result<Double, Failure> {
+    /// The probe on the calling thread (it blocks up to `timeout`): the connect time, or why it failed.
+    public static func probeBlocking(host: String, port: Int, timeout: Double, device: String?, halfOpen: Bool = false) -> Result<Double, Failure> {
         let start = MonotonicClock.now()
         let deadline = start + timeout
         // Bracketed IPv6 literals ([fe80::1]) as Eucalyptus writes them.
