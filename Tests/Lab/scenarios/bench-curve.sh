@@ -33,6 +33,8 @@
 #   udev-monitor.txt, cuts.txt, smaps-rollup-*.txt), webhook-received.txt, sanpath-monitor.log, checks.txt.
 # Run: build and stage as run-suite does, then (as root)
 #   Tests/Lab/run -q -t 2700 -m 3072 [-e SIZES="16 32"] [-e CUTS=10] -o $LAB_DIR/out/bench-curve $LAB_DIR/share scenarios/bench-curve.sh
+#   To 256 maps (about 40 min under TCG; 512 needs about 40 min more, with -t 7200 -e BUDGET_S=6800):
+#   Tests/Lab/run -q -t 4300 -m 3072 -e SIZES="64 128 256 512" -e BUDGET_S=3900 -e FORM_TIMEOUT=2400 -o … scenarios/bench-curve.sh
 #   (or Tests/Lab/run-suite bench-curve for the defaults)
 # lab-suite: opt-in
 # lab-timeout: 2700
