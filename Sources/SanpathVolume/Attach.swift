@@ -276,7 +276,7 @@ public struct VolumeAttacher: Sendable {
             }
             try writeRecordSettings(record, chap: chap)
             progress("\(step.iface) \(step.nic ?? "-") -> \(portal): logging in")
-            let result = try await host.runner.run(["iscsiadm"] + node + ["--login"], timeoutSeconds: Double(loginTimeout + 5))
+            let result = try await host.iscsiadm(node + ["--login"], timeoutSeconds: Double(loginTimeout + 5))
             guard result.succeeded else {
                 // iscsiadm says why on stderr ("initiator reported error (8 - connection timed out)")
                 let lines = result.stderr.split(separator: "\n").map { String($0).trimmingWhitespace() }.filter { !$0.isEmpty }
@@ -313,7 +313,7 @@ public struct VolumeAttacher: Sendable {
 
     /// Runs iscsiadm; a failure is an error naming what it tried (never an argv: it may be long).
     func iscsiadm(_ arguments: [String], what: String) async throws(SanpathError) {
-        let result = try await host.runner.run(["iscsiadm"] + arguments, timeoutSeconds: 30)
+        let result = try await host.iscsiadm(arguments, timeoutSeconds: 30)
         guard result.succeeded else {
             throw SanpathError(.command, "iscsiadm could not \(what) (exit \(result.status)): \(result.stderr.trimmingWhitespace())")
         }

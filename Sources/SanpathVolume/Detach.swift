@@ -154,13 +154,13 @@ public struct VolumeDetacher: Sendable {
             guard let address = session.portalAddress else { continue }
             let portal = PortalAddress(host: address, port: session.portalPort ?? 3260).description
             let iface = session.iface ?? "default"
-            let node = ["iscsiadm", "-m", "node", "-T", session.target, "-p", portal, "-I", iface]
-            let result = try await host.runner.run(node + ["--logout"], timeoutSeconds: 30)
+            let node = ["-m", "node", "-T", session.target, "-p", portal, "-I", iface]
+            let result = try await host.iscsiadm(node + ["--logout"], timeoutSeconds: 30)
             // exit 21: no session (it went away meanwhile): logged out is what we wanted
             guard result.succeeded || result.status == 21 else {
                 throw SanpathError(.command, "iscsiadm could not log out of \(session.target) \(portal) iface \(iface) (exit \(result.status)): \(result.stderr.trimmingWhitespace())")
             }
-            _ = try await host.runner.run(node + ["-o", "delete"], timeoutSeconds: 30)
+            _ = try await host.iscsiadm(node + ["-o", "delete"], timeoutSeconds: 30)
             loggedOut.append("\(session.target) \(portal) \(iface)")
             progress("session \(session.id) (\(portal) via \(iface)): logged out, node record deleted")
         }

@@ -227,3 +227,28 @@ public final class EventWaker: Sendable {
         return nil
     }
 }
+
+extension VolumeHost {
+    /// Runs `iscsiadm ARGUMENTS`, once more when it lost open-iscsi's race for its lock directory.
+    ///
+    /// Before open-iscsi 2.1.10 (upstream 13cddb2, "Better handle multiple iscsiadm commands"),
+    /// `idbm_lock` created `/run/lock/iscsi` with `access()` then `mkdir()` and failed on EEXIST:
+    /// two iscsiadm started at once on a host where the directory did not exist yet (the first
+    /// ones after a boot, as an attach's two node records are) could lose, with "Could not open
+    /// /run/lock/iscsi: File exists". Debian 12 ships 2.1.8; the lab's volume scenario hit it.
+    /// The directory exists once the race is lost, so the second run does not race again.
+    public func iscsiadm(_ arguments: [String], timeoutSeconds: Double) async throws(SanpathError) -> CommandResult {
+        let result = try await runner.run(["iscsiadm"] + arguments, timeoutSeconds: timeoutSeconds)
+        guard !result.succeeded, Self.lostLockDirectoryRace(result.stderr) else { return result }
+        logger.info("iscsiadm lost open-iscsi's lock-directory race (open-iscsi < 2.1.10): running it again", metadata: ["stderr": "\(result.stderr.trimmingWhitespace())"])
+        return try await runner.run(["iscsiadm"] + arguments, timeoutSeconds: timeoutSeconds)
+    }
+
+    /// Whether iscsiadm's words are those of the lock-directory race: "Could not open
+    /// /run/lock/iscsi: File exists" (or /var/lock/iscsi, with the errno number in later builds).
+    static func lostLockDirectoryRace(_ stderr: String) -> Bool {
+        stderr.split(separator: "\n").contains { line in
+            line.contains("Could not open ") && line.contains("/lock/iscsi") && line.contains("File exists")
+        }
+    }
+}
